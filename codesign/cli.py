@@ -1,0 +1,90 @@
+"""``codesign`` command line: one subcommand per flow step, plus ``flow`` and ``eval``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codesign.config import ConfigError, load_config
+
+DEFAULT_OUT = Path("build/default")
+
+
+def _design(args):
+    from codesign.flow import Design
+    return Design(Path(args.out), load_config(args.config))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
+    p.add_argument("--config", default=None, help="design config YAML (default: the embedded default design)")
+    p.add_argument("--force", action="store_true", help="re-run even if the cached result is current")
+
+
+def cmd_flow(args) -> int:
+    from codesign.flow import run_flow
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
+    summary = run_flow(_design(args), steps, force=args.force)
+    print(f"summary: {Path(args.out) / 'summary.json'} ({', '.join(summary['steps'])})")
+    if "train" in summary["steps"]:
+        print(format_models(summary["steps"]["train"]["models"]))
+    return 0
+
+
+def cmd_step(args) -> int:
+    from codesign.flow import load_steps, run_step, update_summary
+    load_steps()
+    design = _design(args)
+    run_step(design, args.command, force=args.force)
+    update_summary(design)
+    return 0
+
+
+def format_models(models: dict) -> str:
+    """The train metrics as a plain-text table."""
+    cols = ["ndcg10", "hr10", "ndcg10_full", "params", "train_seconds"]
+    lines = [f"{'variant':<14}" + "".join(f"{c:>15}" for c in cols)]
+    for name, m in models.items():
+        cells = "".join(f"{m[c]:>15.4f}" if isinstance(m.get(c), float) else f"{m.get(c, '-'):>15}" for c in cols)
+        lines.append(f"{name:<14}{cells}")
+    return "\n".join(lines)
+
+
+def cmd_eval(args) -> int:
+    import json
+    path = Path(args.out) / "summary.json"
+    if not path.is_file():
+        print(f"error: {path} not found: run 'codesign flow --out {args.out}' first", file=sys.stderr)
+        return 2
+    steps = json.loads(path.read_text())["steps"]
+    if "train" not in steps:
+        print(f"error: {path} has no train results: run 'codesign train --out {args.out}'", file=sys.stderr)
+        return 2
+    print(format_models(steps["train"]["models"]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("flow", help="run the flow's steps on a design")
+    _common(p)
+    p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
+    p.set_defaults(func=cmd_flow)
+    for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant")):
+        p = sub.add_parser(name, help=text)
+        _common(p)
+        p.set_defaults(func=cmd_step)
+    p = sub.add_parser("eval", help="print the trained models' metrics")
+    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.set_defaults(func=cmd_eval)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, RuntimeError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

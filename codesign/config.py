@@ -1,0 +1,132 @@
+"""Design configuration: a YAML file checked against a schema.
+
+An unknown key or a bad value raises ``ConfigError`` naming the key and what is allowed.
+Sections are hashed separately so the flow re-runs exactly the steps a change affects.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG = Path(__file__).parent / "designs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A design configuration that does not fit the schema."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    fanout: int = Field(2, ge=1, le=8, description="neighbours sampled per user and per item")
+    neighbour_order: Literal["random", "recent"] = "random"
+    title_length: int = Field(8, ge=1, le=32)
+    min_token_count: int = Field(2, ge=1)
+    eval_negatives: int = Field(99, ge=1)
+    train_negatives: int = Field(4, ge=1, description="sampled negatives per training positive")
+    seed: int = 0
+
+
+class QuantConfig(Section):
+    weight_bits: int = Field(8, ge=2, le=16)
+    embedding_bits: int = Field(8, ge=2, le=16)
+    embedding_integer: int = Field(0, ge=0, le=8)
+    activation_bits: int = Field(8, ge=2, le=16)
+    activation_integer: int = Field(2, ge=0, le=8)
+    adjacency_bits: int = Field(8, ge=2, le=16)
+    recip_bits: int = Field(8, ge=2, le=16)
+
+
+class ModelConfig(Section):
+    embedding_dim: int = Field(8, ge=1, le=256)
+    gnn_channels: list[int] = Field(default_factory=lambda: [8, 8], min_length=1)
+    adjacency: Literal["static", "dynamic"] = "static"
+    token_dim: int = Field(8, ge=1, le=256)
+    text_dim: int = Field(8, ge=1, le=256)
+    fusion_units: list[int] = Field(default_factory=lambda: [16])
+    quant: QuantConfig = Field(default_factory=QuantConfig)
+
+
+class TrainConfig(Section):
+    epochs: int = Field(30, ge=1)
+    qat_epochs: int = Field(15, ge=1)
+    batch_size: int = Field(1024, ge=8)
+    learning_rate: float = Field(3e-3, gt=0)
+    qat_learning_rate: float = Field(1e-3, gt=0)
+    patience: int = Field(3, ge=1)
+    qat_from_float: bool = True
+    variants: list[Literal["hybrid_quant", "hybrid_float", "gnn_quant", "text_quant",
+                           "gnn_float", "text_float"]] = Field(
+        default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"])
+    seed: int = 0
+
+
+class DesignConfig(Section):
+    name: str = "default"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable hash of the named sections (dotted paths allowed)."""
+        parts = {s: _lookup(self.model_dump(), s) for s in sections}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _lookup(tree: dict, dotted: str):
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
+
+
+def _allowed(model: type[BaseModel], loc: tuple) -> str:
+    """The keys allowed at ``loc`` (the parent of a bad key) in the schema."""
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(key)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    return ", ".join(model.model_fields)
+
+
+def _message(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<top>"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}'; allowed here: {_allowed(DesignConfig, e['loc'][:-1])}")
+        else:
+            lines.append(f"bad value for '{key}': {e['msg']} (got {e.get('input')!r})")
+    return "invalid design config:\n  " + "\n  ".join(lines)
+
+
+def parse_config(tree: dict | None) -> DesignConfig:
+    """Validates a config tree (from YAML) and fills in defaults."""
+    if tree is not None and not isinstance(tree, dict):
+        raise ConfigError(f"invalid design config: expected a mapping at the top, got {type(tree).__name__}")
+    try:
+        return DesignConfig.model_validate(tree or {})
+    except ValidationError as err:
+        raise ConfigError(_message(err)) from None
+
+
+def load_config(path: str | Path | None = None) -> DesignConfig:
+    """Reads a YAML design config; ``None`` gives the embedded default design."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"design config {path} does not exist")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"design config {path} is not valid YAML: {err}") from None
+    return parse_config(tree)

@@ -1,0 +1,101 @@
+"""The prepared data of a design: split, title tokens, evaluation candidates, ego-graphs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from codesign.config import DataConfig
+from codesign.data.egograph import NeighbourTable, dynamic_adjacency, ego_graphs
+from codesign.data.movielens import Interactions, load_movielens
+from codesign.data.titles import build_vocabulary, encode, words
+
+
+def _eval_negatives(data: Interactions, n: int, seed: int) -> np.ndarray:
+    """n items per user that the user never interacted with (fixed seed), shape (users, n)."""
+    rng = np.random.default_rng(seed)
+    seen = np.zeros((data.n_users + 1, data.n_nodes), dtype=bool)
+    for part in (data.train, data.valid, data.test):
+        seen[part[:, 0], part[:, 1]] = True
+    out = np.zeros((data.n_users, n), dtype=np.int64)
+    for u in range(1, data.n_users + 1):
+        pool = data.item_nodes[~seen[u, data.item_nodes]]
+        out[u - 1] = rng.choice(pool, size=n, replace=False)
+    return out
+
+
+def prepare(cfg: DataConfig, folder: Path) -> dict:
+    """Writes ``folder/arrays.npz`` and ``folder/vocabulary.json``; returns the manifest."""
+    data = load_movielens()
+    texts = [words(t, g) for t, g in zip(data.item_text, data.item_genres)]
+    train_items = np.unique(data.train[:, 1]) - data.n_users - 1
+    vocab = build_vocabulary([texts[i] for i in train_items], cfg.min_token_count)
+    tokens = encode(texts, vocab, cfg.title_length)
+    # row 0 (padding node) and user rows have empty titles: index by node id
+    node_tokens = np.zeros((data.n_nodes, cfg.title_length), dtype=np.int32)
+    node_tokens[data.item_nodes] = tokens
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        folder / "arrays.npz", train=data.train, valid=data.valid, test=data.test,
+        node_tokens=node_tokens, n_users=data.n_users, n_items=data.n_items,
+        valid_negatives=_eval_negatives(data, cfg.eval_negatives, cfg.seed),
+        test_negatives=_eval_negatives(data, cfg.eval_negatives, cfg.seed + 1))
+    (folder / "vocabulary.json").write_text(json.dumps(vocab, indent=0))
+    lengths = (tokens > 0).sum(1)
+    return {"users": data.n_users, "items": data.n_items, "nodes": data.n_nodes,
+            "train": len(data.train), "valid": len(data.valid), "test": len(data.test),
+            "vocabulary": len(vocab) + 2, "title_length": cfg.title_length,
+            "mean_title_tokens": float(lengths.mean()),
+            "unknown_token_share": float((tokens == 1).sum() / max(1, (tokens > 0).sum())),
+            "fanout": cfg.fanout, "ego_graph_nodes": 2 + 2 * cfg.fanout}
+
+
+class RecData:
+    """Arrays of a prepared design folder plus the ego-graph sampler over the training graph."""
+
+    def __init__(self, folder: Path, cfg: DataConfig):
+        arrays = np.load(folder / "arrays.npz")
+        self.cfg = cfg
+        self.train, self.valid, self.test = arrays["train"], arrays["valid"], arrays["test"]
+        self.node_tokens = arrays["node_tokens"]
+        self.n_users, self.n_items = int(arrays["n_users"]), int(arrays["n_items"])
+        self.negatives = {"valid": arrays["valid_negatives"], "test": arrays["test_negatives"]}
+        self.vocab_size = len(json.loads((folder / "vocabulary.json").read_text())) + 2
+        self.n_nodes = 1 + self.n_users + self.n_items
+        self.item_nodes = np.arange(self.n_users + 1, self.n_nodes)
+        self.k = cfg.fanout
+        self.train_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed)
+        # evaluation graphs use one fixed neighbour order (same seed every run)
+        self.eval_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed + 7)
+
+    def inputs(self, users: np.ndarray, items: np.ndarray, table: NeighbourTable | None = None,
+               dynamic: bool = False) -> dict[str, np.ndarray]:
+        """Model inputs of (user, item) pairs: ``nodes``, ``tokens`` (and ``adjacency``)."""
+        nodes = ego_graphs(table or self.eval_table, users, items, self.k)
+        out = {"nodes": nodes.astype(np.int32), "tokens": self.node_tokens[items]}
+        if dynamic:
+            out["adjacency"] = dynamic_adjacency(nodes, self.k)
+        return out
+
+    def training_epoch(self, rng: np.random.Generator, negatives: int,
+                       dynamic: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Positives of the training split and ``negatives`` sampled items each, shuffled.
+
+        A sampled negative is an item the user has no training interaction with.
+        """
+        self.train_table.reshuffle()
+        users = np.repeat(self.train[:, 0], 1 + negatives)
+        items = self.train[:, 1].repeat(1 + negatives).copy()
+        is_neg = np.tile(np.r_[False, np.ones(negatives, bool)], len(self.train))
+        seen = set(zip(self.train[:, 0].tolist(), self.train[:, 1].tolist()))
+        draw = rng.choice(self.item_nodes, size=int(is_neg.sum()))
+        items[is_neg] = draw
+        # resample the (rare) negatives that hit a training positive
+        bad = np.flatnonzero(is_neg)[[(u, i) in seen for u, i in zip(users[is_neg], draw)]]
+        while len(bad):
+            items[bad] = rng.choice(self.item_nodes, size=len(bad))
+            bad = bad[[(users[b], items[b]) in seen for b in bad]]
+        labels = (~is_neg).astype("float32")
+        order = rng.permutation(len(users))
+        return self.inputs(users[order], items[order], self.train_table, dynamic), labels[order]

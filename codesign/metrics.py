@@ -1,0 +1,29 @@
+"""Ranking metrics with ties broken at random, in expectation.
+
+A quantized model often gives equal scores; counting a tie as a win or a loss would favour
+or punish it. Each metric is its expected value when tied items are ordered at random.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _expected(pos: np.ndarray, others: np.ndarray, k: int, gain) -> np.ndarray:
+    pos = pos[:, None]
+    higher = (others > pos).sum(1)
+    ties = (others == pos).sum(1)
+    # positions (0-based) the positive can take: higher .. higher + ties, equally likely
+    ranks = higher[:, None] + np.arange(others.shape[1] + 1)[None, :]
+    inside = np.arange(others.shape[1] + 1)[None, :] <= ties[:, None]
+    g = np.where(inside & (ranks < k), gain(ranks), 0.0)
+    return g.sum(1) / (ties + 1)
+
+
+def hit_rate(pos: np.ndarray, others: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-row HR@k of the positive score ``pos[r]`` among ``others[r]`` (-inf = excluded)."""
+    return _expected(pos, others, k, lambda r: np.ones_like(r, dtype=float))
+
+
+def ndcg(pos: np.ndarray, others: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-row NDCG@k with one relevant item: 1 / log2(rank + 2) inside the top k."""
+    return _expected(pos, others, k, lambda r: 1.0 / np.log2(r + 2.0))

@@ -1,0 +1,109 @@
+"""The hybrid GNN + text recommender and its comparison variants.
+
+Inputs of one request: ``nodes`` (N,) ego-graph node ids, ``tokens`` (L,) title token ids
+and, for the dynamic-adjacency design, ``adjacency`` (N, N). Output: one score (a logit).
+Variants: ``hybrid`` (GNN + text), ``gnn`` (GNN only), ``text`` (user id embedding + text
+tower); each ``quant`` (QKeras quantizers) or ``float`` (the same graph without them).
+Layers carry fixed names, so float weights load into the quantized twin by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+from qkeras import QActivation, QDense
+
+from codesign.config import ModelConfig
+from codesign.data.egograph import star_adjacency
+from codesign.models.layers import MaskedMeanPool, NodeReadout, QEmbedding, QGCNConv
+
+VARIANTS = ("hybrid_quant", "hybrid_float", "gnn_quant", "gnn_float", "text_quant", "text_float")
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Sizes the data fixes: node id space, vocabulary, fanout, title length."""
+
+    n_nodes: int
+    vocab_size: int
+    fanout: int
+    title_length: int
+
+    @property
+    def graph_nodes(self) -> int:
+        return 2 + 2 * self.fanout
+
+
+class Quantizers:
+    """QKeras quantizer strings of a design (all ``None`` for the float twin)."""
+
+    def __init__(self, cfg: ModelConfig, enabled: bool):
+        q = cfg.quant
+        on = enabled
+        self.embedding = f"quantized_bits({q.embedding_bits},{q.embedding_integer},alpha=1)" if on else None
+        self.weight = f"quantized_bits({q.weight_bits},0,alpha=1)" if on else None
+        self.bias = f"quantized_bits({q.weight_bits},{q.activation_integer},alpha=1)" if on else None
+        self.adjacency = f"quantized_bits({q.adjacency_bits},0,keep_negative=False,alpha=1)" if on else None
+        self.recip = f"quantized_bits({q.recip_bits},1,keep_negative=False,alpha=1)" if on else None
+        self.relu = f"quantized_relu({q.activation_bits},{q.activation_integer})" if on else "relu"
+        self.unit = f"quantized_bits({q.activation_bits},0,alpha=1)" if on else "linear"
+
+
+def split_variant(variant: str) -> tuple[str, bool]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    kind, precision = variant.split("_")
+    return kind, precision == "quant"
+
+
+def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Model:
+    """Builds one variant of the recommender (see module docstring)."""
+    kind, quantized = split_variant(variant)
+    q = Quantizers(cfg, quantized)
+    n = shapes.graph_nodes
+    nodes = tf.keras.Input((n,), dtype="int32", name="nodes")
+    tokens = tf.keras.Input((shapes.title_length,), dtype="int32", name="tokens")
+    inputs = [nodes, tokens]
+    x = QEmbedding(shapes.n_nodes, cfg.embedding_dim, embeddings_quantizer=q.embedding,
+                   name="node_embedding")(nodes)
+    parts = []
+    if kind in ("hybrid", "gnn"):
+        dynamic = cfg.adjacency == "dynamic"
+        if dynamic:
+            adjacency = tf.keras.Input((n, n), dtype="float32", name="adjacency")
+            inputs.append(adjacency)
+        h = x
+        for j, channels in enumerate(cfg.gnn_channels):
+            conv = QGCNConv(channels, kernel_quantizer=q.weight, bias_quantizer=q.bias,
+                            adjacency_quantizer=q.adjacency,
+                            static_adjacency=None if dynamic else star_adjacency(shapes.fanout),
+                            name=f"gcn{j}")
+            h = conv([h, adjacency] if dynamic else h)
+            h = QActivation(q.relu, name=f"gcn{j}_relu")(h)
+        parts.append(NodeReadout([0, 1], name="readout")(h))
+    else:
+        parts.append(NodeReadout([0], name="user_readout")(x))
+    if kind in ("hybrid", "text"):
+        t = QEmbedding(shapes.vocab_size, cfg.token_dim, embeddings_quantizer=q.embedding,
+                       name="token_embedding")(tokens)
+        t = MaskedMeanPool(recip_quantizer=q.recip, name="title_pool")([t, tokens])
+        t = QActivation(q.unit, name="title_pool_q")(t)
+        t = QDense(cfg.text_dim, kernel_quantizer=q.weight, bias_quantizer=q.bias, name="text_dense")(t)
+        parts.append(QActivation(q.relu, name="text_relu")(t))
+    h = tf.keras.layers.Concatenate(name="fusion_concat")(parts) if len(parts) > 1 else parts[0]
+    for j, units in enumerate(cfg.fusion_units):
+        h = QDense(units, kernel_quantizer=q.weight, bias_quantizer=q.bias, name=f"fusion{j}")(h)
+        h = QActivation(q.relu, name=f"fusion{j}_relu")(h)
+    score = QDense(1, kernel_quantizer=q.weight, bias_quantizer=q.bias, name="score")(h)
+    return tf.keras.Model(inputs, score, name=variant)
+
+
+def copy_weights_by_name(source: tf.keras.Model, target: tf.keras.Model) -> int:
+    """Loads ``source``'s weights into same-named layers of ``target``; returns how many layers."""
+    copied = 0
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            copied += 1
+    return copied

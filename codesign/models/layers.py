@@ -1,0 +1,163 @@
+"""Quantized layers of the hybrid recommender.
+
+Every layer is a thin subclass of a Keras or Spektral class carrying QKeras quantizers, so
+that a saved model is plain Keras plus these names (see ``custom_objects``). A quantizer of
+``None`` gives the float twin of the same layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from qkeras.quantizers import get_quantizer
+from spektral.layers import GCNConv
+
+
+def _serialize(quantizer):
+    """A quantizer as a string QKeras parses back (e.g. ``quantized_bits(8,0,alpha=1)``)."""
+    return None if quantizer is None else str(quantizer)
+
+
+def _quantizer(spec):
+    return None if spec is None else get_quantizer(spec)
+
+
+def _node_shape(input_shape):
+    """The node-feature shape out of ``x``'s shape or the shapes of ``[x]`` / ``[x, a]``."""
+    nested = isinstance(input_shape, (list, tuple)) and isinstance(
+        input_shape[0], (list, tuple, tf.TensorShape))
+    return input_shape[0] if nested else input_shape
+
+
+class QEmbedding(tf.keras.layers.Embedding):
+    """Embedding whose table is quantized (a ROM in hardware); id 0 is the padding row."""
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_quantizer=None, **kwargs):
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.embeddings_quantizer = _quantizer(embeddings_quantizer)
+
+    def quantized_table(self) -> tf.Tensor:
+        table = self.embeddings
+        if self.embeddings_quantizer is not None:
+            table = self.embeddings_quantizer(table)
+        return table
+
+    def call(self, inputs):
+        return tf.gather(self.quantized_table(), tf.cast(inputs, "int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "embeddings_quantizer": _serialize(self.embeddings_quantizer)}
+
+
+class QGCNConv(GCNConv):
+    """Spektral ``GCNConv`` with quantized kernel, bias and (static) adjacency.
+
+    ``static_adjacency`` (N x N, already normalised) makes the graph structure a constant of
+    the layer: the layer then takes ``x`` (or ``[x]``). Without it the layer takes ``[x, a]`` like
+    Spektral's, with ``a`` a dense (batch, N, N) input on the adjacency grid.
+    """
+
+    def __init__(self, channels: int, kernel_quantizer=None, bias_quantizer=None,
+                 adjacency_quantizer=None, static_adjacency=None, **kwargs):
+        super().__init__(channels, **kwargs)
+        self.kernel_quantizer = _quantizer(kernel_quantizer)
+        self.bias_quantizer = _quantizer(bias_quantizer)
+        self.adjacency_quantizer = _quantizer(adjacency_quantizer)
+        self.static_adjacency = None if static_adjacency is None else np.asarray(
+            static_adjacency, dtype="float32")
+        if self.static_adjacency is not None:
+            # Spektral's dtype check iterates over [x, a]; a static layer takes x alone
+            self.call = type(self).call.__get__(self)
+
+    def build(self, input_shape):
+        super().build([_node_shape(input_shape), None])
+
+    def quantized_kernel(self) -> tf.Tensor:
+        return self.kernel if self.kernel_quantizer is None else self.kernel_quantizer(self.kernel)
+
+    def quantized_bias(self) -> tf.Tensor:
+        return self.bias if self.bias_quantizer is None else self.bias_quantizer(self.bias)
+
+    def quantized_adjacency(self, a=None) -> tf.Tensor:
+        a = tf.constant(self.static_adjacency) if a is None else a
+        return a if self.adjacency_quantizer is None else self.adjacency_quantizer(a)
+
+    def call(self, inputs, mask=None):
+        if self.static_adjacency is None:
+            x, a = inputs
+        else:
+            x, a = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs), None
+        a = self.quantized_adjacency(a)
+        out = tf.matmul(a, tf.matmul(x, self.quantized_kernel()))
+        if self.use_bias:
+            out = out + self.quantized_bias()
+        return self.activation(out)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(_node_shape(input_shape))[:-1].concatenate([self.channels])
+
+    def get_config(self):
+        adjacency = None if self.static_adjacency is None else self.static_adjacency.tolist()
+        return {**super().get_config(),
+                "kernel_quantizer": _serialize(self.kernel_quantizer),
+                "bias_quantizer": _serialize(self.bias_quantizer),
+                "adjacency_quantizer": _serialize(self.adjacency_quantizer),
+                "static_adjacency": adjacency}
+
+
+class NodeReadout(tf.keras.layers.Layer):
+    """Reads rows ``indices`` of (batch, N, F) node features and concatenates them."""
+
+    def __init__(self, indices=(0, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.indices = [int(i) for i in indices]
+
+    def call(self, x):
+        rows = tf.gather(x, self.indices, axis=1)
+        return tf.reshape(rows, [-1, len(self.indices) * x.shape[-1]])
+
+    def get_config(self):
+        return {**super().get_config(), "indices": self.indices}
+
+
+class MaskedMeanPool(tf.keras.layers.Layer):
+    """Mean of token embeddings over non-padding tokens (id 0 is padding).
+
+    Inputs ``[embeddings (B, L, D), tokens (B, L)]``. The mean is ``sum * recip[count]`` with
+    ``recip`` the table of 1/count on ``recip_quantizer``'s grid (recip[0] = 0: an empty
+    title pools to zeros), which is what the hardware computes.
+    """
+
+    def __init__(self, recip_quantizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.recip_quantizer = _quantizer(recip_quantizer)
+
+    def recip_table(self, length: int) -> tf.Tensor:
+        counts = np.arange(length + 1, dtype="float32")
+        table = tf.constant(np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0))
+        return table if self.recip_quantizer is None else self.recip_quantizer(table)
+
+    def call(self, inputs):
+        emb, tokens = inputs
+        valid = tf.cast(tf.not_equal(tokens, 0), emb.dtype)
+        total = tf.reduce_sum(emb * valid[..., None], axis=1)
+        count = tf.cast(tf.reduce_sum(valid, axis=1), "int32")
+        return total * tf.gather(self.recip_table(tokens.shape[1]), count)[:, None]
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0][0], input_shape[0][-1]])
+
+    def get_config(self):
+        return {**super().get_config(), "recip_quantizer": _serialize(self.recip_quantizer)}
+
+
+def custom_objects() -> dict:
+    """Every class a saved codesign model may contain (ours, QKeras', Spektral's)."""
+    from qkeras.utils import _add_supported_quantized_objects
+    import spektral.layers as spektral_layers
+
+    objects: dict = {}
+    _add_supported_quantized_objects(objects)
+    objects.update({n: getattr(spektral_layers, n) for n in spektral_layers.__all__}
+                   if hasattr(spektral_layers, "__all__") else {"GCNConv": GCNConv})
+    objects.update({c.__name__: c for c in (QEmbedding, QGCNConv, NodeReadout, MaskedMeanPool)})
+    return objects

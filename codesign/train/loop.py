@@ -1,0 +1,42 @@
+"""Training one model: sampled-negative BCE, early stopping on validation NDCG@10."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from codesign.data.dataset import RecData
+from codesign.train.evaluate import evaluate
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow, and makes TensorFlow's ops deterministic."""
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def fit(model: tf.keras.Model, data: RecData, *, epochs: int, learning_rate: float,
+        batch_size: int, negatives: int, patience: int, seed: int, desc: str) -> dict:
+    """Trains ``model`` in place and restores its best epoch; returns the history."""
+    dynamic = any(i.name.startswith("adjacency") for i in model.inputs)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+    rng = np.random.default_rng(seed)
+    best, best_epoch, best_weights, history = -1.0, -1, None, []
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=True)
+    for epoch in bar:
+        x, y = data.training_epoch(rng, negatives, dynamic)
+        loss = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0).history["loss"][-1]
+        val = evaluate(model, data, "valid", full=False)["ndcg10"]
+        history.append({"epoch": epoch, "loss": float(loss), "valid_ndcg10": val})
+        if val > best:
+            best, best_epoch, best_weights = val, epoch, model.get_weights()
+        bar.set_postfix(loss=f"{loss:.4f}", val_ndcg10=f"{val:.4f}", best=f"{best:.4f}")
+        if epoch - best_epoch >= patience:
+            break
+    model.set_weights(best_weights)
+    return {"seconds": time.perf_counter() - start, "best_epoch": best_epoch,
+            "valid_ndcg10": best, "epochs_run": len(history), "history": history}

@@ -1,0 +1,79 @@
+"""Flow step ``train``: every model variant, float first, then QAT from the float twin."""
+from __future__ import annotations
+
+import json
+
+import tensorflow as tf
+
+from codesign.data.dataset import RecData
+from codesign.data.step import load_data
+from codesign.flow import Design, register_step, write_json
+from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
+from codesign.models.layers import custom_objects
+from codesign.train.evaluate import evaluate
+from codesign.train.loop import fit, seed_everything
+
+
+def shapes_of(data: RecData) -> Shapes:
+    return Shapes(data.n_nodes, data.vocab_size, data.k, data.node_tokens.shape[1])
+
+
+def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
+    """Trains the variants (and the float twins their QAT starts from); returns metrics."""
+    cfg, tcfg = design.cfg, design.cfg.train
+    models: dict[str, tf.keras.Model] = {}
+    runs: dict[str, dict] = {}
+
+    def train(variant: str) -> None:
+        if variant in models:
+            return
+        kind, quantized = split_variant(variant)
+        seed_everything(tcfg.seed)
+        model = build_model(variant, cfg.model, shapes_of(data))
+        epochs, lr = tcfg.epochs, tcfg.learning_rate
+        pretrain = 0.0
+        if quantized and tcfg.qat_from_float:
+            train(f"{kind}_float")
+            copy_weights_by_name(models[f"{kind}_float"], model)
+            pretrain = runs[f"{kind}_float"]["seconds"]
+            epochs, lr = tcfg.qat_epochs, tcfg.qat_learning_rate
+        run = fit(model, data, epochs=epochs, learning_rate=lr, batch_size=tcfg.batch_size,
+                  negatives=cfg.data.train_negatives, patience=tcfg.patience, seed=tcfg.seed,
+                  desc=variant)
+        run["total_seconds"] = run["seconds"] + pretrain
+        models[variant], runs[variant] = model, run
+
+    design.path("train").mkdir(parents=True, exist_ok=True)
+    out = {}
+    for variant in variants:
+        train(variant)
+        model = models[variant]
+        metrics = evaluate(model, data, "test", full=True)
+        run = runs[variant]
+        out[variant] = {**metrics, "params": int(model.count_params()),
+                        "train_seconds": round(run["total_seconds"], 2),
+                        "own_train_seconds": round(run["seconds"], 2),
+                        "best_epoch": run["best_epoch"], "epochs_run": run["epochs_run"],
+                        "valid_ndcg10": run["valid_ndcg10"]}
+        model.save(design.path("train") / f"{variant}.keras")
+        write_json(design.path("train") / f"{variant}.history.json", {"history": run["history"]})
+        print(f"  {variant}: NDCG@10 {metrics['ndcg10']:.4f}  HR@10 {metrics['hr10']:.4f}  "
+              f"full NDCG@10 {metrics['ndcg10_full']:.4f}")
+    return out
+
+
+@register_step("train", sections=("model", "train"), after=("data",))
+def train_step(design: Design) -> dict:
+    data = load_data(design)
+    models = train_variants(design, data, list(design.cfg.train.variants))
+    write_json(design.path("train") / "metrics.json", {"models": models})
+    return {"models": models}
+
+
+def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Model:
+    """A trained variant of a design (the ``train`` step must be current)."""
+    path = design.path("train") / f"{variant}.keras"
+    if not design.is_current("train") or not path.is_file():
+        raise RuntimeError(f"no current trained model {path}: run "
+                           f"'codesign flow --out {design.folder} --steps data,train' first")
+    return tf.keras.models.load_model(path, custom_objects=custom_objects())
