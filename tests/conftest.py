@@ -1,0 +1,27 @@
+"""Shared fixtures: a tiny trained design, built once per test session."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+from codesign.config import parse_config
+from codesign.flow import Design, run_flow
+
+TINY = {
+    "name": "tiny",
+    "model": {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4,
+              "fusion_units": [8]},
+    "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 4096,
+              "variants": ["hybrid_quant", "gnn_quant", "text_quant"]},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_design(tmp_path_factory) -> Design:
+    """A design trained for one epoch on MovieLens-100K (quantized variants and their twins)."""
+    design = Design(tmp_path_factory.mktemp("tiny"), parse_config(TINY))
+    run_flow(design, ["data", "train"], log=lambda *_: None)
+    return design
