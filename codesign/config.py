@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CONFIG = Path(__file__).parent / "designs" / "default.yaml"
 
@@ -70,9 +70,18 @@ class TrainConfig(Section):
 
 class DesignConfig(Section):
     name: str = "default"
+    board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @field_validator("board")
+    @classmethod
+    def _known_board(cls, name: str) -> str:
+        from codesign.boards import available_boards
+        if name not in available_boards():
+            raise ValueError(f"unknown board; available: {', '.join(available_boards())}")
+        return name
 
     def section_hash(self, *sections: str) -> str:
         """Stable hash of the named sections (dotted paths allowed)."""
