@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
     p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
     p.set_defaults(func=cmd_flow)
-    for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant")):
+    for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
+                       ("vectors", "freeze reference vectors and their fixed-point outputs")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)

@@ -68,12 +68,19 @@ class TrainConfig(Section):
     seed: int = 0
 
 
+class VectorsConfig(Section):
+    real: int = Field(12000, ge=1, description="test-split requests (positives + sampled negatives) frozen")
+    random: int = Field(2000, ge=0, description="requests with uniformly random inputs over their full grids")
+    seed: int = 0
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
 
     @field_validator("board")
     @classmethod
