@@ -9,6 +9,7 @@
 
 #include "hls_stream.h"
 #include "nnet_common.h"
+#include "nnet_types.h"
 
 namespace nnet {
 
@@ -158,6 +159,103 @@ void fixed_quant(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
         else
             res[i] = data[i];
     }
+}
+
+// ---------------------------------------------------------------- io_stream wrappers
+// The graph tensors are small (a few nodes): each layer reads its whole input from the
+// stream, runs the io_parallel kernel above and streams the result out.
+
+template <class data_T, unsigned N>
+void stream_to_array(hls::stream<data_T> &in, typename data_T::value_type out[N]) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < N / data_T::size; i++) {
+        #pragma HLS PIPELINE
+        data_T pack = in.read();
+        for (unsigned j = 0; j < data_T::size; j++) {
+            #pragma HLS UNROLL
+            out[i * data_T::size + j] = pack[j];
+        }
+    }
+}
+
+template <class res_T, unsigned N>
+void array_to_stream(typename res_T::value_type in[N], hls::stream<res_T> &out) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < N / res_T::size; i++) {
+        #pragma HLS PIPELINE
+        res_T pack;
+        PRAGMA_DATA_PACK(pack)
+        for (unsigned j = 0; j < res_T::size; j++) {
+            #pragma HLS UNROLL
+            pack[j] = in[i * res_T::size + j];
+        }
+        out.write(pack);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void gcn_static(hls::stream<data_T> &x, hls::stream<res_T> &res, typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out],
+                typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_in>(x, xa);
+    gcn_static<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra, w, b);
+    array_to_stream<res_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(ra, res);
+}
+
+template <class data_T, class adj_T, class res_T, typename CONFIG_T>
+void gcn_dynamic(hls::stream<data_T> &x, hls::stream<adj_T> &a, hls::stream<res_T> &res,
+                 typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out], typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename adj_T::value_type aa[CONFIG_T::n_nodes * CONFIG_T::n_nodes];
+    #pragma HLS ARRAY_PARTITION variable = aa complete
+    typename res_T::value_type ra[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_in>(x, xa);
+    stream_to_array<adj_T, CONFIG_T::n_nodes * CONFIG_T::n_nodes>(a, aa);
+    gcn_dynamic<typename data_T::value_type, typename adj_T::value_type, typename res_T::value_type, CONFIG_T>(xa, aa, ra, w, b);
+    array_to_stream<res_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void node_readout(hls::stream<data_T> &x, hls::stream<res_T> &res) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_rows * CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_feat>(x, xa);
+    node_readout<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
+    array_to_stream<res_T, CONFIG_T::n_rows * CONFIG_T::n_feat>(ra, res);
+}
+
+template <class data_T, class tok_T, class res_T, typename CONFIG_T>
+void masked_mean_pool(hls::stream<data_T> &emb, hls::stream<tok_T> &tokens, hls::stream<res_T> &res,
+                      typename CONFIG_T::recip_t recip[CONFIG_T::n_tokens + 1]) {
+    typename data_T::value_type ea[CONFIG_T::n_tokens * CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = ea complete
+    typename tok_T::value_type ta[CONFIG_T::n_tokens];
+    #pragma HLS ARRAY_PARTITION variable = ta complete
+    typename res_T::value_type ra[CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_tokens * CONFIG_T::n_feat>(emb, ea);
+    stream_to_array<tok_T, CONFIG_T::n_tokens>(tokens, ta);
+    masked_mean_pool<typename data_T::value_type, typename tok_T::value_type, typename res_T::value_type, CONFIG_T>(
+        ea, ta, ra, recip);
+    array_to_stream<res_T, CONFIG_T::n_feat>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void fixed_quant(hls::stream<data_T> &x, hls::stream<res_T> &res) {
+    typename data_T::value_type xa[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_in>(x, xa);
+    fixed_quant<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
+    array_to_stream<res_T, CONFIG_T::n_in>(ra, res);
 }
 
 } // namespace nnet
