@@ -84,8 +84,12 @@ def _architecture(model) -> dict:
 def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, backend: str = "Vitis",
             io_type: str = "io_parallel", strategy: str = "Latency", reuse_factor: int = 1,
             part: str | None = None, board: str | None = None, clock_period: float = 5.0,
-            project_name: str = "myproject"):
-    """An hls4ml ModelGraph of ``model`` (see module docstring); nothing is written yet."""
+            project_name: str = "myproject", trace: bool = False, overrides: dict | None = None):
+    """An hls4ml ModelGraph of ``model`` (see module docstring); nothing is written yet.
+
+    ``trace`` makes every layer traceable (``ModelGraph.trace``); ``overrides`` replaces
+    precisions per layer (``{name: {"result": "ap_fixed<...>"}}``, for experiments and tests).
+    """
     from hls4ml.converters import _check_hls_config, _check_model_config
     from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
     from hls4ml.model.graph import ModelGraph
@@ -105,6 +109,11 @@ def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, ba
     config = create_config(output_dir=str(out_dir), project_name=project_name, backend=backend, **kwargs)
     config["KerasModel"] = model
     hls = hls_config(fp, strategy, reuse_factor)
+    for name, precision in (overrides or {}).items():
+        hls["LayerName"].setdefault(name, {"Precision": {}})["Precision"].update(precision)
+    if trace:
+        for layer in hls["LayerName"].values():
+            layer["Trace"] = True
     config["HLSConfig"] = {"Model": _check_model_config(hls["Model"])}
     config["HLSConfig"]["Model"]["BitExact"] = False
     _check_hls_config(config, hls)
