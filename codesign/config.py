@@ -51,6 +51,7 @@ class ModelConfig(Section):
     token_dim: int = Field(8, ge=1, le=256)
     text_dim: int = Field(8, ge=1, le=256)
     fusion_units: list[int] = Field(default_factory=lambda: [16])
+    interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 

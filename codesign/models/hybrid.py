@@ -47,6 +47,8 @@ class Quantizers:
         self.recip = f"quantized_bits({q.recip_bits},1,keep_negative=False,alpha=1)" if on else None
         self.relu = f"quantized_relu({q.activation_bits},{q.activation_integer})" if on else "relu"
         self.unit = f"quantized_bits({q.activation_bits},0,alpha=1)" if on else "linear"
+        self.interaction = (f"quantized_bits({q.activation_bits},{q.activation_integer},alpha=1)"
+                            if on else "linear")
 
 
 def split_variant(variant: str) -> tuple[str, bool]:
@@ -80,7 +82,11 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
                             name=f"gcn{j}")
             h = conv([h, adjacency] if dynamic else h)
             h = QActivation(q.relu, name=f"gcn{j}_relu")(h)
-        parts.append(NodeReadout([0, 1], name="readout")(h))
+        user, item = NodeReadout([0], name="user_readout")(h), NodeReadout([1], name="item_readout")(h)
+        parts += [user, item]
+        if cfg.interaction:
+            product = tf.keras.layers.Multiply(name="interaction")([user, item])
+            parts.append(QActivation(q.interaction, name="interaction_q")(product))
     else:
         parts.append(NodeReadout([0], name="user_readout")(x))
     if kind in ("hybrid", "text"):
