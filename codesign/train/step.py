@@ -12,6 +12,7 @@ from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, sp
 from codesign.models.layers import custom_objects
 from codesign.train.evaluate import evaluate
 from codesign.train.loop import fit, seed_everything
+from codesign.train.plots import plot_curves
 
 
 def shapes_of(data: RecData) -> Shapes:
@@ -67,6 +68,8 @@ def train_step(design: Design) -> dict:
     data = load_data(design)
     models = train_variants(design, data, list(design.cfg.train.variants))
     write_json(design.path("train") / "metrics.json", {"models": models})
+    plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
+                 for v in models}, design.path("train") / "curves.png")
     return {"models": models}
 
 
