@@ -22,6 +22,11 @@ def test_tiny_training_writes_the_summary(tiny_design):
     # one epoch already beats a random ranking of 100 candidates (NDCG@10 ~ 0.04)
     assert models["hybrid_quant"]["ndcg10"] > 0.08
     assert (tiny_design.path("train") / "hybrid_quant.keras").is_file()
+    assert (tiny_design.path("train") / "curves.png").is_file()
+    paired = summary["steps"]["train"]["paired_ndcg10"]
+    assert set(paired) == {"hybrid_quant_minus_gnn_quant", "hybrid_quant_minus_text_quant"}
+    for p in paired.values():
+        assert p["ci95"][0] <= p["mean"] <= p["ci95"][1]
 
 
 def test_second_identical_run_gives_identical_metrics(tiny_design, tmp_path):

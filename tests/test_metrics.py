@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from codesign.metrics import hit_rate, ndcg
+from codesign.metrics import hit_rate, ndcg, paired_difference
 
 
 def test_rank_zero_and_outside_top_k():
@@ -28,3 +28,13 @@ def test_ties_count_in_expectation():
 def test_excluded_items_never_outrank():
     others = np.array([[-np.inf, -np.inf, 0.5]])
     assert ndcg(np.array([0.1]), others)[0] == pytest.approx(1 / np.log2(3))
+
+
+def test_paired_difference_interval_brackets_the_mean():
+    rng = np.random.default_rng(1)
+    a = rng.random(500)
+    res = paired_difference(a + 0.1, a)
+    assert res["mean"] == pytest.approx(0.1)
+    assert res["ci95"] == [pytest.approx(0.1), pytest.approx(0.1)]
+    noisy = paired_difference(a, rng.random(500))
+    assert noisy["ci95"][0] < noisy["mean"] < noisy["ci95"][1]
