@@ -40,8 +40,9 @@ def evaluate(model: tf.keras.Model, data: RecData, split: str = "test", full: bo
     """
     pos, neg = sampled_scores(model, data, split)
     rows = np.arange(len(pos)) if users is None else users
-    out = {"ndcg10": float(ndcg(pos[rows], neg[rows]).mean()),
-           "hr10": float(hit_rate(pos[rows], neg[rows]).mean())}
+    per_user = ndcg(pos[rows], neg[rows])
+    out = {"ndcg10": float(per_user.mean()), "hr10": float(hit_rate(pos[rows], neg[rows]).mean()),
+           "per_user_ndcg10": per_user}
     if full:
         out["ndcg10_full"] = float(full_ranking_ndcg(model, data, split, rows))
     return out
