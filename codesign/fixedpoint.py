@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SUPPORTED_LAYERS = ("InputLayer", "QEmbedding", "QGCNConv", "QActivation", "NodeReadout",
-                    "MaskedMeanPool", "Concatenate", "QDense")
+                    "MaskedMeanPool", "Concatenate", "Multiply", "QDense")
 
 
 class UnsupportedModelError(ValueError):
@@ -325,6 +325,14 @@ class ConcatOp(Op):
         return np.concatenate([align(x, f, self.out.frac) for x, f in zip(xs, self.in_fracs)], axis=-1)
 
 
+@dataclass
+class MultiplyOp(Op):
+    """Elementwise product of two inputs (exact: fractional bits add up)."""
+
+    def forward(self, a, b):
+        return a.astype(np.int64) * b
+
+
 # -------------------------------------------------------------------------------- model
 
 class FixedPointModel:
@@ -538,6 +546,14 @@ class _Builder:
         out = FixedFormat.covering(lo, hi, emb.out.frac + rfmt.frac)
         return MeanPoolOp(layer.name, "meanpool", [emb.name, tokens.name], out, recip=recip,
                           recip_fmt=rfmt, sum_fmt=sum_fmt, in_frac=emb.out.frac)
+
+    def _Multiply(self, layer, ins):
+        if len(ins) != 2:
+            raise UnsupportedModelError(f"multiply '{layer.name}' has {len(ins)} inputs; two are supported")
+        a, b = (i.out for i in ins)
+        corners = [x * y for x in (a.min_code, a.max_code) for y in (b.min_code, b.max_code)]
+        return MultiplyOp(layer.name, "multiply", [i.name for i in ins],
+                          FixedFormat.covering(min(corners), max(corners), a.frac + b.frac))
 
     def _Concatenate(self, layer, ins):
         if layer.axis not in (-1, len(layer.output_shape) - 1):

@@ -26,3 +26,5 @@ def test_vectors_step_freezes_real_and_corner_requests(tiny_design):
     kv = info["keras_vs_reference"]
     assert kv["samples"] == len(expected) and kv["why"]
     assert kv["max_diff_lsb"] <= 1 or kv["mismatches"] * 100 < kv["samples"]
+    formats = json.loads((tiny_design.path("vectors") / "formats.json").read_text())
+    assert formats["output"] == "score" and {"gcn0", "title_pool"} <= {l["name"] for l in formats["layers"]}

@@ -48,6 +48,8 @@ def run_byom(path: Path, out: Path, cfg: DesignConfig, n_vectors: int = 1000, se
     vectors = freeze(fp, [(random, ["random"] * n_vectors), (corners, corner_kinds)], vectors_file)
     vectors["file"] = str(vectors_file)
     write_json(vectors_file.with_name("vectors.json"), vectors)
+    write_json(vectors_file.with_name("formats.json"),
+               {"output": fp.output, "output_format": fp.output_format.to_dict(), "layers": fp.describe()})
     inputs, expected, kinds = load_vectors(vectors_file)
     summary = {"design": model.name, "model": str(path), "config": {"board": cfg.board, "hls": cfg.hls.model_dump()},
                "steps": {"vectors": vectors}}

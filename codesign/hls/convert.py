@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from codesign.fixedpoint import (ConcatOp, DenseOp, EmbeddingOp, FixedPointModel, GCNOp, InputOp,
-                                 MeanPoolOp, QuantOp, ReadoutOp, UnsupportedModelError)
+                                 MeanPoolOp, MultiplyOp, QuantOp, ReadoutOp, UnsupportedModelError)
 from codesign.hls.extension import QUANT_CLASS, register
 
 IO_TYPES = ("io_parallel", "io_stream")
@@ -43,14 +43,41 @@ def layer_precisions(fp: FixedPointModel) -> dict[str, dict]:
             p = {"weight": op.kernel_fmt.ap_type(False), "bias": _bias_type(op), "accum": exact, "result": exact}
         elif isinstance(op, MeanPoolOp):
             p = {"recip": op.recip_fmt.ap_type(False), "sum": op.sum_fmt.ap_type(False), "result": exact}
-        elif isinstance(op, (ReadoutOp, ConcatOp)):
+        elif isinstance(op, (ReadoutOp, ConcatOp, MultiplyOp)):
             p = {"result": exact}
         else:  # pragma: no cover - every op kind is listed above
             raise UnsupportedModelError(f"no precision rule for {op.kind}")
         out[op.name] = {"Precision": p}
+        if isinstance(op, ConcatOp):
+            # a chain of two-input concatenations (hls4ml's takes two): each covers the whole
+            for partial in _partial_names(op.name, len(op.inputs)):
+                out[partial] = {"Precision": {"result": exact}}
         if isinstance(op, DenseOp):
             # hls4ml appends a linear activation layer to a Dense: keep it exact too
             out[f"{op.name}_linear"] = {"Precision": {"result": exact, "table": "ap_fixed<18,8>"}}
+    return out
+
+
+def _partial_names(name: str, n_inputs: int) -> list[str]:
+    """Names of the intermediate two-input concatenations replacing an n-input one."""
+    return [f"{name}__part{i}" for i in range(1, n_inputs - 1)]
+
+
+def _split_concatenations(layers: list[dict]) -> list[dict]:
+    """Keras JSON layers with every n-input Concatenate (n > 2) turned into a chain of two-input ones."""
+    out = []
+    for layer in layers:
+        inbound = layer.get("inbound_nodes") or [[]]
+        if layer["class_name"] != "Concatenate" or len(inbound[0]) <= 2:
+            out.append(layer)
+            continue
+        name, sources = layer["config"]["name"], inbound[0]
+        left = sources[0]
+        for partial, right in zip(_partial_names(name, len(sources)), sources[1:-1]):
+            out.append({**layer, "name": partial, "config": {**layer["config"], "name": partial},
+                        "inbound_nodes": [[left, right]]})
+            left = [partial, 0, 0, {}]
+        out.append({**layer, "inbound_nodes": [[left, sources[-1]]]})
     return out
 
 
@@ -78,6 +105,7 @@ def _architecture(model) -> dict:
             layer["class_name"] = QUANT_CLASS
         if layer["class_name"] == "InputLayer" and "int" in str(layer["config"].get("dtype")):
             layer["config"]["dtype"] = "float32"
+    arch["config"]["layers"] = _split_concatenations(arch["config"]["layers"])
     return arch
 
 

@@ -3,8 +3,10 @@
 ``<folder>/vectors/vectors.npz`` holds the model inputs (``nodes``, ``tokens`` [,
 ``adjacency`` on its grid]), ``expected`` (the reference outputs, float64, exact) and
 ``kind`` (``test`` for real requests, else the corner case or ``random``);
-``vectors.json`` holds the counts and how the quantized Keras model compares with the
-reference. Every lower level (C simulation, RTL simulation, board) is checked against it.
+``vectors.json`` (the step result) holds the counts and how the quantized Keras model
+compares with the reference; ``formats.json`` every layer's fixed-point formats (for the
+HLS and RTL levels). Every lower level (C simulation, RTL simulation, board) is checked
+against the vectors.
 """
 from __future__ import annotations
 
@@ -74,10 +76,10 @@ def vectors_step(design: Design) -> dict:
     result = freeze(fp, parts, path)
     inputs, _, _ = load_vectors(path)
     result["keras_vs_reference"] = keras_vs_reference(model, fp, inputs)
-    result.update({"model": VARIANT, "file": str(path), "output_format": fp.output_format.to_dict(),
-                   "layers": fp.describe()})
-    write_json(design.path("vectors") / "vectors.json", result)
+    result.update({"model": VARIANT, "file": str(path), "output_format": fp.output_format.to_dict()})
+    write_json(design.path("vectors") / "formats.json",
+               {"output": fp.output, "output_format": fp.output_format.to_dict(), "layers": fp.describe()})
     kv = result["keras_vs_reference"]
     print(f"  {result['samples']} vectors; quantized Keras vs reference: {kv['mismatches']} mismatches, "
           f"max |diff| {kv['max_abs_diff']:g}")
-    return {k: v for k, v in result.items() if k != "layers"}
+    return result
