@@ -7,6 +7,7 @@ import pytest
 from qkeras.quantizers import quantized_bits, quantized_relu
 
 from codesign.compare import compare
+from tests.random_models import random_model
 from codesign.fixedpoint import FixedFormat, FixedPointModel, UnsupportedModelError, quantizer_format, shift_round
 
 
@@ -59,23 +60,10 @@ def test_compare_reports_first_mismatch():
         compare([1.0], [1.0, 2.0])
 
 
-def _random_model(adjacency: str, scale: float = 0.6, seed: int = 1):
-    from codesign.config import parse_config
-    from codesign.models.hybrid import Shapes, build_model
-    cfg = parse_config({"model": {"adjacency": adjacency, "embedding_dim": 4, "gnn_channels": [4, 4],
-                                  "token_dim": 4, "text_dim": 4, "fusion_units": [8]}})
-    model = build_model("hybrid_quant", cfg.model, Shapes(60, 30, 2, 5))
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in layer.get_weights()])
-    return model
-
-
 @pytest.mark.parametrize("adjacency", ["static", "dynamic"])
 def test_reference_equals_keras_where_float32_is_exact(adjacency):
     from codesign.vectors.make import corner_inputs, keras_vs_reference, random_inputs
-    model = _random_model(adjacency)
+    model = random_model(adjacency)
     fp = FixedPointModel.from_keras(model)
     inputs = random_inputs(fp, 3000, np.random.default_rng(0))
     corners, _ = corner_inputs(fp, inputs)
@@ -87,7 +75,7 @@ def test_reference_equals_keras_where_float32_is_exact(adjacency):
 
 
 def test_accumulators_are_wide_enough_and_outputs_on_grid():
-    model = _random_model("dynamic", scale=3.0)
+    model = random_model("dynamic", scale=3.0)
     fp = FixedPointModel.from_keras(model)
     from codesign.vectors.make import random_inputs
     trace = fp.trace(random_inputs(fp, 2000, np.random.default_rng(2)))
@@ -99,7 +87,7 @@ def test_accumulators_are_wide_enough_and_outputs_on_grid():
 
 
 def test_bad_inputs_and_layers_are_named():
-    model = _random_model("static")
+    model = random_model("static")
     fp = FixedPointModel.from_keras(model)
     with pytest.raises(ValueError, match="tokens"):
         fp.predict({"nodes": np.zeros((1, 6), int)})

@@ -13,7 +13,7 @@ from codesign.hls.csim import HlsSettings, failure_message, run_csim
 from codesign.hls.synth import check_baseline, parse_csynth_xml, run_synthesis, vendor_tool
 from codesign.vectors.make import corner_inputs, random_inputs
 from codesign.vectors.step import on_grid
-from test_fixedpoint import _random_model
+from tests.random_models import random_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hls"
 
@@ -30,7 +30,7 @@ def _vectors(fp, n=1500, seed=0):
     ("dynamic", "io_parallel", "Resource", 2),
 ])
 def test_csim_equals_reference(tmp_path, adjacency, io_type, strategy, reuse):
-    model = _random_model(adjacency, scale=1.0)
+    model = random_model(adjacency, scale=1.0)
     fp = FixedPointModel.from_keras(model)
     inputs, expected = _vectors(fp)
     settings = HlsSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
@@ -46,7 +46,7 @@ def test_csim_equals_reference(tmp_path, adjacency, io_type, strategy, reuse):
 
 
 def test_a_wrong_precision_is_caught_and_located(tmp_path):
-    model = _random_model("static", scale=1.0)
+    model = random_model("static", scale=1.0)
     fp = FixedPointModel.from_keras(model)
     inputs, expected = _vectors(fp, n=300)
     from codesign.hls import csim
@@ -79,7 +79,7 @@ def test_hls_step_on_the_tiny_design(tiny_design):
 
 def test_bring_your_own_model(tmp_path):
     from codesign.cli import main
-    model = _random_model("dynamic")
+    model = random_model("dynamic")
     path = tmp_path / "mine.keras"
     model.save(path)
     out = tmp_path / "out"
