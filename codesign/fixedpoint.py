@@ -27,6 +27,9 @@ SUPPORTED_LAYERS = ("InputLayer", "QEmbedding", "QGCNConv", "QActivation", "Node
                     "MaskedMeanPool", "Concatenate", "Multiply", "QDense")
 
 
+UNBOUNDED_IDS = 2 ** 31 - 1  # id inputs no embedding reads: any int32 >= 0
+
+
 class UnsupportedModelError(ValueError):
     """A layer or quantizer the fixed-point flow cannot map onto hardware."""
 
@@ -413,6 +416,8 @@ class _Builder:
         for op in self.ops.values():
             if isinstance(op, InputOp) and op.out is None and not op.ids:
                 raise UnsupportedModelError(f"input '{op.name}' feeds no quantizer: its grid is unknown")
+            if isinstance(op, InputOp) and op.ids and not op.id_limit:
+                op.id_limit = UNBOUNDED_IDS  # read by no embedding (only masks, or unused)
         return FixedPointModel(list(self.ops.values()), outputs[0], list(self.model.input_names))
 
     # each handler: (keras layer, input ops) -> op
