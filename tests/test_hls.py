@@ -25,15 +25,16 @@ def _vectors(fp, n=1500, seed=0):
     return inputs, fp.predict(inputs)
 
 
-@pytest.mark.parametrize("adjacency, io_type, strategy, reuse", [
-    ("static", "io_stream", "Latency", 1),
-    ("dynamic", "io_parallel", "Resource", 2),
+@pytest.mark.parametrize("adjacency, io_type, strategy, reuse, backend", [
+    ("static", "io_stream", "Latency", 1, "VivadoAccelerator"),  # inputs packed into one request
+    ("dynamic", "io_parallel", "Resource", 2, "Vitis"),
 ])
-def test_csim_equals_reference(tmp_path, adjacency, io_type, strategy, reuse):
+def test_csim_equals_reference(tmp_path, adjacency, io_type, strategy, reuse, backend):
     model = random_model(adjacency, scale=1.0)
     fp = FixedPointModel.from_keras(model)
     inputs, expected = _vectors(fp)
-    settings = HlsSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
+    settings = HlsSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse, backend=backend,
+                           board="pynq-z2", part="xc7z020clg400-1")
     result, _ = run_csim(model, fp, inputs, expected, tmp_path, settings)
     assert result["samples"] == len(expected) and result["mismatches"] == 0, result
     firmware = tmp_path / "project" / "firmware"
@@ -43,6 +44,8 @@ def test_csim_equals_reference(tmp_path, adjacency, io_type, strategy, reuse):
     assert f"gcn_{adjacency}" in code and "masked_mean_pool" in code
     if adjacency == "static":  # the constant operator is an adder tree of constant products
         assert "propagate" in (firmware / "parameters.h").read_text()
+    if backend == "VivadoAccelerator":
+        assert "request_slice" in code and (tmp_path / "project" / "axi_stream_driver.py").is_file()
 
 
 def test_a_wrong_precision_is_caught_and_located(tmp_path):
