@@ -69,12 +69,18 @@ def test_a_wrong_precision_is_caught_and_located(tmp_path):
 
 
 def test_hls_step_on_the_tiny_design(tiny_design):
+    from codesign.boards import load_board
+    from codesign.cli import main
     from codesign.flow import run_flow
-    summary = run_flow(tiny_design, ["vectors", "hls"], log=lambda *_: None)
+    run_flow(tiny_design, ["vectors"], log=lambda *_: None)
+    folder = str(tiny_design.folder)
+    assert main(["hls", "--out", folder, "--config", f"{folder}/design.yaml", "--board", "zcu104"]) == 0
+    summary = json.loads((tiny_design.folder / "summary.json").read_text())
     hls = summary["steps"]["hls"]
     csim = json.loads((tiny_design.path("hls") / "csim.json").read_text())
     assert csim["samples"] >= 10_000 and csim["mismatches"] == 0 and csim["first_mismatch"] is None
     assert hls["samples"] == csim["samples"] and hls["mismatches"] == 0
+    assert csim["part"] == load_board("zcu104").part
     assert csim["compile_seconds"] + csim["csim_seconds"] < 180
     csynth = json.loads((tiny_design.path("hls") / "csynth.json").read_text())
     assert ("skipped" in csynth) == (vendor_tool() is None)
