@@ -83,7 +83,7 @@ def test_hls_step_on_the_tiny_design(tiny_design):
     assert csim["part"] == load_board("zcu104").part
     assert csim["compile_seconds"] + csim["csim_seconds"] < 180
     csynth = json.loads((tiny_design.path("hls") / "csynth.json").read_text())
-    assert ("skipped" in csynth) == (vendor_tool() is None)
+    assert ("skipped" in csynth) == (vendor_tool(csim["backend"]) is None)
 
 
 def test_bring_your_own_model(tmp_path):
@@ -140,4 +140,5 @@ def test_csynth_parser_rejects_other_files(tmp_path):
 @pytest.mark.skipif(shutil.which("vitis_hls") is not None or shutil.which("vivado_hls") is not None,
                     reason="a vendor tool is on PATH")
 def test_synthesis_is_skipped_with_a_reason_without_the_tool():
-    assert "is on PATH" in run_synthesis(None)["skipped"]
+    for backend in ("Vitis", "Vivado", "VivadoAccelerator"):
+        assert "is not on PATH" in run_synthesis(None, backend)["skipped"]
