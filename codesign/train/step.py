@@ -12,7 +12,7 @@ from codesign.flow import Design, register_step, write_json
 from codesign.metrics import paired_difference
 from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
 from codesign.models.layers import custom_objects
-from codesign.train.evaluate import evaluate
+from codesign.train.evaluate import evaluate, popularity_scorer
 from codesign.train.loop import fit, seed_everything
 from codesign.train.plots import plot_curves
 
@@ -78,12 +78,15 @@ def paired_comparisons(per_user: dict[str, np.ndarray], base: str = "hybrid_quan
 def train_step(design: Design) -> dict:
     data = load_data(design)
     models, per_user = train_variants(design, data, list(design.cfg.train.variants))
+    popularity = evaluate(popularity_scorer(data), data, "test", full=True)
+    popularity.pop("per_user_ndcg10")
     np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user)
     comparisons = paired_comparisons(per_user)
-    write_json(design.path("train") / "metrics.json", {"models": models, "paired_ndcg10": comparisons})
+    result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity}}
+    write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
                  for v in models}, design.path("train") / "curves.png")
-    return {"models": models, "paired_ndcg10": comparisons}
+    return result
 
 
 def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Model:
