@@ -93,7 +93,9 @@ class FixedFormat:
         """The narrowest format with ``frac`` fractional bits holding codes ``lo..hi``."""
         lo, hi = int(min(lo, 0)), int(max(hi, 0))
         signed = lo < 0
-        width = 2  # ap_types assert on some operations of 1-bit unsigned values
+        # at least 2 bits and 1 integer bit: ap_types' C model asserts on rounding a value
+        # whose word lies wholly below the rounding position (or is 1 bit wide)
+        width = max(2, frac + 1)
         while True:
             f = cls(width, width - frac, signed)
             if f.min_code <= lo and hi <= f.max_code:

@@ -150,14 +150,18 @@ struct quant_config {
 };
 
 // A QKeras quantizer: res_T carries the rounding (AP_RND_CONV) and saturation (AP_SAT) modes.
+// The value passes through a wider word first (free wiring): ap_types' C model reads the
+// rounding bit from the source word, and it must lie inside it even for a narrow source.
 template <class data_T, class res_T, typename CONFIG_T>
 void fixed_quant(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
     #pragma HLS INLINE
+    typedef ap_fixed<data_T::width + 24, data_T::iwidth + 24> wide_t;
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        if (CONFIG_T::relu && data[i] < 0)
+        wide_t x = data[i];
+        if (CONFIG_T::relu && x < 0)
             res[i] = 0;
         else
-            res[i] = data[i];
+            res[i] = x;
     }
 }
 
