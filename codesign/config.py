@@ -68,12 +68,25 @@ class TrainConfig(Section):
     seed: int = 0
 
 
+class RtlConfig(Section):
+    """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
+
+    variant: Literal["hybrid_quant"] = "hybrid_quant"
+    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(True, description="run the yosys resource estimate")
+    simulators: list[Literal["verilator", "icarus"]] = Field(
+        default_factory=lambda: ["verilator", "icarus"], min_length=1)
+    verilator_vectors: int = Field(10000, ge=1)
+    icarus_vectors: int = Field(1000, ge=1)
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    rtl: RtlConfig = Field(default_factory=RtlConfig)
 
     @field_validator("board")
     @classmethod
