@@ -12,7 +12,8 @@ import pytest
 from codesign.sim.runner import SIMULATORS, missing_simulator
 
 # the small design of the benches (random weights: no training needed)
-SMALL_MODEL = {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4, "fusion_units": [8]}
+SMALL_MODEL = {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4, "fusion_units": [8],
+               "interaction": True}
 
 
 @pytest.fixture(params=SIMULATORS)
@@ -48,11 +49,11 @@ def random_requests(n: int, n_nodes: int, vocab: int, shape: tuple[int, int], se
 def small_rtl_design(tmp_path_factory):
     """(build.json content + path, vectors .npz path) of a small random design."""
     from codesign.rtl.build import build_rtl
-    from codesign.rtl.trace import read_model, reference_numpy, trace
+    from codesign.rtl.trace import read_model, reference_numpy, trace_checked
     folder = tmp_path_factory.mktemp("small_rtl")
     model = random_quant_model(SMALL_MODEL)
     spec = read_model(model)
-    traced = trace(spec)
+    traced = trace_checked(spec)
     build = build_rtl(traced, folder / "rtl", latency_cutoff=5, clock_ns=10)
     nodes, tokens = random_requests(400, 300, 200, (spec.n_graph_nodes, spec.title_length))
     expected = reference_numpy(spec, nodes, tokens)

@@ -74,6 +74,7 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff: float, clock_ns: float)
     spec = traced.spec
     if spec.token_table is None or not spec.gcn:
         raise ValueError("the RTL top needs the hybrid model (graph and text towers): use hybrid_quant")
+    out = Path(out).resolve()     # absolute: the paths go into Verilog and scripts
     out.mkdir(parents=True, exist_ok=True)
     core = write_core(traced.comb, "recommender_core", out / "core", latency_cutoff, clock_ns)
     node_w = spec.embedding_dim * spec.node_fmt.bits
@@ -121,6 +122,32 @@ endmodule
              "params": params, "core": {k: v for k, v in core.items() if k not in ("sources", "libdirs")},
              # ROM read (1) + core (stages + 1) + output FIFO (1): first beat in -> first beat out
              "latency_cycles": core["latency"] + 2, "stream": layout.to_dict(),
-             "score_format": vars(traced.out_fmt), "latency_cutoff": latency_cutoff}
+             "score_format": vars(traced.out_fmt), "latency_cutoff": latency_cutoff,
+             "solver_options": traced.solver_options, "trace_check": traced.check}
     (out / "build.json").write_text(json.dumps(build, indent=2))
     return build
+
+
+def build_aggregation(adj: np.ndarray, channels: int, fmt: Fmt, out: Path, latency_cutoff: float = 5) -> dict:
+    """The graph aggregation kernel alone: Y = Â·X, Â constant (``kernels/rtl/aggregation_top.v``).
+
+    X (N, channels) on ``fmt`` packs into the input beat element by element (row-major, LSB
+    first); Y comes back packed the same way with the per-element formats in ``out_fmts``.
+    """
+    from da4ml.trace import FixedVariableArray, comb_trace
+    from codesign.rtl.trace import HW
+    out = Path(out).resolve()
+    n = adj.shape[0]
+    shape = (n * channels,)
+    x = FixedVariableArray.from_kif(np.full(shape, fmt.k), np.full(shape, fmt.i), np.full(shape, fmt.f), HW)
+    y = np.asarray(adj) @ x.reshape(n, channels)
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    core = write_core(comb, "aggregation_core", out / "core", latency_cutoff, 10.0)
+    in_w = -(-core["in_bits"] // 8) * 8
+    out_w = -(-core["out_bits"] // 8) * 8
+    params = {"CORE_IN_W": core["in_bits"], "IN_W": in_w, "CORE_OUT_W": core["out_bits"], "OUT_W": out_w,
+              "CORE_LATENCY": core["latency"], "FIFO_ADDR_W": max(3, (core["latency"] + 3).bit_length())}
+    out_fmts = [vars(Fmt(int(k), int(i), int(f))) for k, i, f in zip(*comb.out_kifs)]
+    return {"toplevel": "aggregation_top", "params": params, "core": core, "out_fmts": out_fmts,
+            "sources": [str(KERNELS / "aggregation_top.v"), str(KERNELS / "axis_pipe_adapter.v")] + core["sources"],
+            "libdirs": core["libdirs"], "latency_cycles": core["latency"] + 1}

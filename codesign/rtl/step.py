@@ -17,14 +17,14 @@ def rtl_sources(build: dict) -> list[str]:
 def rtl_step(design: Design) -> dict:
     from codesign.rtl.build import build_rtl
     from codesign.rtl.synth import synthesize
-    from codesign.rtl.trace import read_model, trace
+    from codesign.rtl.trace import read_model, trace_checked
     from codesign.train.step import load_trained
 
     cfg = design.cfg
     board = load_board(cfg.board)
     model = load_trained(design, cfg.rtl.variant)
     spec = read_model(model)
-    traced = trace(spec)
+    traced = trace_checked(spec)
     out = design.path("rtl")
     build = build_rtl(traced, out, cfg.rtl.latency_cutoff, board.clock_ns)
     result = {"variant": cfg.rtl.variant, "board": cfg.board, "clock_mhz": board.clock_mhz,

@@ -65,6 +65,7 @@ def synthesize(sources: list[str], top: str, board: Board, workdir: Path, timeou
     """Runs yosys on ``sources``; returns the resource summary (or ``skipped`` without yosys)."""
     if shutil.which("yosys") is None:
         return {"skipped": "yosys is not on PATH (apt-get install yosys)"}
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "synth.ys"
     script.write_text(yosys_script(sources, top, board.family))

@@ -132,6 +132,7 @@ class ModelSpec:
     recip_fmt: Fmt | None = None
     pool_fmt: Fmt | None = None
     text: Dense | None = None
+    interaction: Fmt | None = None      # user x item (or x text) product, then this quantizer
     fusion: list[Dense] = field(default_factory=list)
 
     @property
@@ -180,8 +181,8 @@ def read_model(model) -> ModelSpec:
                       np.zeros(conv.channels), quantizer_format(model.get_layer(f"gcn{j}_relu").quantizer))
         spec.gcn.append((adj, dense))
         j += 1
-    readout = _layer(model, "readout") or _layer(model, "user_readout")
-    spec.readout = list(readout.indices)
+    spec.readout = [i for name in ("user_readout", "item_readout") if (r := _layer(model, name))
+                    for i in r.indices]
     if (tok := _layer(model, "token_embedding")) is not None:
         table = _np(tok.quantized_table()).copy()
         table[0] = 0.0   # padding id: the ROM's zero row is the mask
@@ -191,6 +192,8 @@ def read_model(model) -> ModelSpec:
         spec.recip_fmt = quantizer_format(pool.recip_quantizer)
         spec.pool_fmt = quantizer_format(model.get_layer("title_pool_q").quantizer)
         spec.text = _dense(model.get_layer("text_dense"), model.get_layer("text_relu"))
+    if _layer(model, "interaction") is not None:
+        spec.interaction = quantizer_format(model.get_layer("interaction_q").quantizer)
     j = 0
     while (layer := _layer(model, f"fusion{j}")) is not None:
         spec.fusion.append(_dense(layer, model.get_layer(f"fusion{j}_relu")))
@@ -212,6 +215,8 @@ class Traced:
     comb: object
     in_fmts: list[Fmt]
     out_fmt: Fmt
+    solver_options: dict = field(default_factory=dict)
+    check: dict | None = None
 
     def core_inputs(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """(B, n_inputs) float core inputs of requests (node ids, token ids), as the ROMs feed them."""
@@ -231,15 +236,16 @@ class Traced:
         return np.array([float(self.comb(row)[0]) for row in inputs])
 
 
-def trace(spec: ModelSpec) -> Traced:
+def trace(spec: ModelSpec, solver_options: dict | None = None) -> Traced:
     """Traces the model described by ``spec`` into da4ml combinational logic."""
     in_fmts = spec.input_formats()
     k, i, f = (np.array([getattr(m, a) for m in in_fmts]) for a in "kif")
-    inp = FixedVariableArray.from_kif(k, i, f, HW)
+    inp = FixedVariableArray.from_kif(k, i, f, HW, solver_options=solver_options)
     n, e = spec.n_graph_nodes, spec.embedding_dim
     pos = n * e
     x = inp[:pos].reshape(n, e)
     parts = []
+    rows = []
     if spec.gcn:
         h = x
         for j, (adj, d) in enumerate(spec.gcn):
@@ -249,9 +255,10 @@ def trace(spec: ModelSpec) -> Traced:
             else:      # Â·(X·W): dense products on 8-bit inputs, Â as adder trees
                 y = adj @ (h @ d.kernel) + d.bias
             h = quantize_even(y, d.act)
-        parts.append(h.reshape(-1))
+        rows = [h[j] for j in range(len(spec.readout))]
     else:
-        parts.append(x[spec.readout].reshape(-1))
+        rows = [x[j] for j in spec.readout]
+    parts += rows
     if spec.token_table is not None:
         l, t = spec.title_length, spec.token_dim
         emb = inp[pos:pos + l * t].reshape(l, t)
@@ -259,6 +266,9 @@ def trace(spec: ModelSpec) -> Traced:
         total = np.sum(emb, axis=0)
         pooled = quantize_even(total * recip, spec.pool_fmt)
         parts.append(_apply(pooled, spec.text))
+    if spec.interaction is not None:   # user x item (text stands for the item without a graph)
+        partner = rows[1] if len(rows) > 1 else parts[-1]
+        parts.append(quantize_even(rows[0] * partner, spec.interaction))
     h = np.concatenate(parts) if len(parts) > 1 else parts[0]
     for d in spec.fusion:
         h = _apply(h, d)
@@ -267,26 +277,69 @@ def trace(spec: ModelSpec) -> Traced:
     out_fmt = Fmt(ok, oi, of)
     if out_fmt.bits > 32:
         raise ValueError(f"score accumulator {out_fmt} is wider than the 32-bit score word")
-    return Traced(spec, comb, in_fmts, out_fmt)
+    return Traced(spec, comb, in_fmts, out_fmt, dict(solver_options or {}))
+
+
+# da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
+# wrong constant-matrix products for some weight matrices (seen on a random 8-bit fusion
+# layer: 16 of 3,000 scores off). Every trace is therefore checked against the numpy twin,
+# and the next solver setting is tried when the check fails.
+SOLVER_SETTINGS = (
+    {"search_all_decompose_dc": False},
+    {"decompose_dc": -1, "search_all_decompose_dc": False},
+    {"method0": "wmc-dc", "hard_dc": 2},
+    {},
+)
+
+
+def random_requests(spec: ModelSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Requests over the whole id space (every ROM row), a third of the tokens padding."""
+    rng = np.random.default_rng(seed)
+    nodes = rng.integers(0, len(spec.node_table), (n, spec.n_graph_nodes))
+    vocab = 1 if spec.token_table is None else len(spec.token_table)
+    tokens = rng.integers(0, vocab, (n, spec.title_length))
+    tokens[rng.random(tokens.shape) < 1 / 3] = 0
+    tokens[: n // 50] = 0
+    return nodes, tokens
+
+
+def trace_checked(spec: ModelSpec, n_check: int = 20000, seed: int = 0) -> Traced:
+    """``trace`` with the first solver setting whose logic equals the numpy twin on
+    ``n_check`` random requests (da4ml's bit-accurate C++ interpreter, which the RTL follows)."""
+    nodes, tokens = random_requests(spec, n_check, seed)
+    expected = reference_numpy(spec, nodes, tokens)
+    failures = []
+    for options in SOLVER_SETTINGS:
+        traced = trace(spec, options)
+        got = np.asarray(traced.comb.predict(traced.core_inputs(nodes, tokens))).reshape(-1)
+        bad = int(np.sum(got != expected))
+        if bad == 0:
+            traced.check = {"requests": n_check, "mismatches": 0, "rejected": failures}
+            return traced
+        failures.append({"solver_options": options, "mismatches": bad})
+    raise RuntimeError(f"no da4ml solver setting traced the model exactly: {failures}")
 
 
 def reference_numpy(spec: ModelSpec, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """The same model in float64 numpy with QKeras rounding: every value is exact here."""
     x = spec.node_table[nodes]                                     # (B, N, E)
-    parts = []
     if spec.gcn:
         h = x
         for adj, d in spec.gcn:
             h = round_even_np(np.einsum("ij,bjc->bic", adj, h @ d.kernel) + d.bias, d.act)
-        parts.append(h[:, spec.readout].reshape(len(nodes), -1))
+        rows = [h[:, j] for j in spec.readout]
     else:
-        parts.append(x[:, spec.readout].reshape(len(nodes), -1))
+        rows = [x[:, j] for j in spec.readout]
+    parts = list(rows)
     if spec.token_table is not None:
         total = spec.token_table[tokens].sum(1)
         recip = spec.recip[(tokens != 0).sum(1)]
         pooled = round_even_np(total * recip[:, None], spec.pool_fmt)
         d = spec.text
         parts.append(round_even_np(pooled @ d.kernel + d.bias, d.act))
+    if spec.interaction is not None:
+        partner = rows[1] if len(rows) > 1 else parts[-1]
+        parts.append(round_even_np(rows[0] * partner, spec.interaction))
     h = np.concatenate(parts, axis=1)
     for d in spec.fusion:
         h = h @ d.kernel + d.bias
