@@ -4,6 +4,13 @@
 input stream and an ``AxiStreamSink`` on the output stream (cocotbext-axi). ``ports`` maps
 our names to the DUT's, so the same bench drives our tops (``clk``, ``rst``, ``s_axis_*``,
 ``m_axis_*``) and Vitis/hls4ml-generated ones (``ap_clk``, ``ap_rst_n``, ``<port>_TDATA``…).
+
+Driving a Vitis/hls4ml top with the top bench (``tb/top/test_top.py``): pass its Verilog
+files as the source list, its module as toplevel and the port map as JSON in
+``CODESIGN_PORTS`` (``vitis_stream_ports("in_r", "out_r", ap_ctrl="hs")``); the request
+and score beats must follow ``codesign/stream.py`` (for an hls4ml top, put a width
+adapter in front that maps one request beat to its input stream). ``ap_ctrl_hs`` /
+``ap_ctrl_chain`` tops run free: ap_start (and ap_continue) are held high after reset.
 """
 from __future__ import annotations
 
@@ -22,16 +29,21 @@ OUR_PORTS = {
 }
 
 
-def vitis_stream_ports(in_port: str = "in_r", out_port: str = "out_r") -> dict:
+def vitis_stream_ports(in_port: str = "in_r", out_port: str = "out_r", ap_ctrl: str = "none") -> dict:
     """Port map of a Vitis HLS top with ``axis`` ports ``in_port``/``out_port``.
 
-    Vitis names stream ports ``<name>_TDATA/_TVALID/_TREADY/_TLAST``, clocks ``ap_clk`` and an
-    active-low reset ``ap_rst_n`` (hls4ml's VivadoAccelerator top: ``in_r``/``out_r``).
+    Vitis names stream ports ``<name>_TDATA/_TVALID/_TREADY/_TLAST``, the clock ``ap_clk`` and
+    the active-low reset ``ap_rst_n`` (hls4ml's VivadoAccelerator top: ``in_r``/``out_r``).
+    ``ap_ctrl``: ``none`` (hls4ml's stream tops), ``hs`` (ap_start held high after reset:
+    a free-running kernel) or ``chain`` (ap_start and ap_continue held high).
     """
     def axis(name):
         return {s: f"{name}_T{s[1:].upper()}" for s in ("tdata", "tvalid", "tready", "tlast")}
+    tie = {"none": [], "hs": ["ap_start"], "chain": ["ap_start", "ap_continue"]}
+    if ap_ctrl not in tie:
+        raise ValueError(f"ap_ctrl {ap_ctrl!r} is not one of {', '.join(tie)}")
     return {"clk": "ap_clk", "rst": "ap_rst_n", "rst_active_low": True,
-            "s_axis": axis(in_port), "m_axis": axis(out_port)}
+            "s_axis": axis(in_port), "m_axis": axis(out_port), "tie_high": tie[ap_ctrl]}
 
 
 def port_map_from_env() -> dict:
@@ -80,11 +92,15 @@ class AxisTB:
 
     async def reset(self, cycles: int = 4) -> None:
         from cocotb.triggers import RisingEdge
+        for name in self.ports.get("tie_high", []):   # block-level handshake of a Vitis top
+            getattr(self.dut, name).value = 0
         self.rst.value = 0 if self.active_low else 1
         for _ in range(cycles):
             await RisingEdge(self.clk)
         self.rst.value = 1 if self.active_low else 0
         await RisingEdge(self.clk)
+        for name in self.ports.get("tie_high", []):
+            getattr(self.dut, name).value = 1
 
     async def cycles(self, n: int) -> None:
         from cocotb.triggers import ClockCycles

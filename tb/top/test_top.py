@@ -145,3 +145,20 @@ def test_top_random_model(tmp_path, rtl_sim, small_rtl_design):
     got = json.loads(result.read_text())
     assert got["samples"] == 300 and got["ii"] == 1 == got["beats_per_request"]
     assert got["latency_cycles"] == build["latency_cycles"]
+
+
+def test_top_vitis_port_map(tmp_path, small_rtl_design):
+    """The same bench through a port map onto a top with Vitis conventions (ap_ctrl_hs, axis)."""
+    from codesign.sim.runner import run_cocotb
+    from codesign.sim.tb import vitis_stream_ports
+    build, vectors = small_rtl_design
+    wrapper = Path(__file__).parents[1] / "vitis_adapter" / "vitis_style_top.v"
+    result = tmp_path / "result.json"
+    run_cocotb("icarus", build["sources"] + [str(wrapper)], "vitis_style_top", "test_top", tmp_path / "sim",
+               module_dir=Path(__file__).parent, libdirs=build["libdirs"],
+               parameters={"IN_W": build["stream"]["request_bits"]},
+               extra_env={"CODESIGN_BUILD": build["path"], "CODESIGN_VECTORS": vectors, "CODESIGN_N": "100",
+                          "CODESIGN_RESULT": result,
+                          "CODESIGN_PORTS": json.dumps(vitis_stream_ports("in_r", "out_r", ap_ctrl="hs"))})
+    got = json.loads(result.read_text())
+    assert got["samples"] == 100 and got["ii"] == 1
