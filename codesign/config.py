@@ -69,6 +69,22 @@ class TrainConfig(Section):
     seed: int = 0
 
 
+class VectorsConfig(Section):
+    real: int = Field(12000, ge=1, description="test-split requests (positives + sampled negatives) frozen")
+    random: int = Field(2000, ge=0, description="requests with uniformly random inputs over their full grids")
+    seed: int = 0
+
+
+class HlsConfig(Section):
+    backend: Literal["Vitis", "Vivado", "VivadoAccelerator"] = "Vitis"
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    reuse_factor: int = Field(1, ge=1, le=1024)
+    clock_period_ns: float | None = Field(None, gt=0, description="default: the board's clock")
+    synth: bool = Field(True, description="run C synthesis when vitis_hls/vivado_hls is on PATH")
+    cosim: bool = Field(False, description="also run C/RTL co-simulation (slow)")
+
+
 class RtlConfig(Section):
     """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
 
@@ -87,6 +103,8 @@ class DesignConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
+    hls: HlsConfig = Field(default_factory=HlsConfig)
     rtl: RtlConfig = Field(default_factory=RtlConfig)
 
     @field_validator("board")
