@@ -24,7 +24,10 @@ def rtl_step(design: Design) -> dict:
     board = load_board(cfg.board)
     model = load_trained(design, cfg.rtl.variant)
     spec = read_model(model)
-    traced = trace_checked(spec)
+    from codesign.fixedpoint import FixedPointModel
+    fp = FixedPointModel.from_keras(model)
+    traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
+        {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
     out = design.path("rtl")
     build = build_rtl(traced, out, cfg.rtl.latency_cutoff, board.clock_ns)
     result = {"variant": cfg.rtl.variant, "board": cfg.board, "clock_mhz": board.clock_mhz,

@@ -31,7 +31,7 @@ def _load():
     layout = StreamLayout.from_dict(build["stream"])
     vec = np.load(os.environ["CODESIGN_VECTORS"])
     n = min(int(os.environ.get("CODESIGN_N", len(vec["expected"]))), len(vec["expected"]))
-    return build, layout, vec["nodes"][:n], vec["tokens"][:n], np.asarray(vec["expected"][:n], np.float64)
+    return build, layout, vec["nodes"][:n], vec["tokens"][:n], np.asarray(vec["expected"][:n], np.float64).reshape(n)
 
 
 def _tb(dut):
