@@ -12,28 +12,13 @@ import pytest
 from codesign.sim.runner import SIMULATORS, missing_simulator
 
 # the small design of the benches (random weights: no training needed)
-SMALL_MODEL = {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4, "fusion_units": [8],
-               "interaction": True}
-
-
-@pytest.fixture(params=SIMULATORS)
-def rtl_sim(request) -> str:
-    reason = missing_simulator(request.param)
-    if reason:
-        pytest.skip(reason)
-    return request.param
+SMALL_MODEL = {"interaction": True}
 
 
 def random_quant_model(model_cfg: dict, n_nodes: int = 300, vocab: int = 200, seed: int = 0):
-    """A hybrid_quant model with random weights (std 0.6, so quantizers saturate sometimes)."""
-    from codesign.config import parse_config
-    from codesign.models.hybrid import Shapes, build_model
-    cfg = parse_config({"model": model_cfg})
-    model = build_model("hybrid_quant", cfg.model, Shapes(n_nodes, vocab, cfg.data.fanout, cfg.data.title_length))
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        w.assign(rng.normal(0, 0.6, w.shape).astype("float32"))
-    return model
+    """A small hybrid_quant model with random weights (the tests' shared helper)."""
+    from tests.random_models import random_model
+    return random_model(model=model_cfg, seed=seed, n_nodes=n_nodes, vocab=vocab, title_length=8)
 
 
 def random_requests(n: int, n_nodes: int, vocab: int, shape: tuple[int, int], seed: int = 1):
