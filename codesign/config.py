@@ -30,7 +30,7 @@ class DataConfig(Section):
     title_length: int = Field(8, ge=1, le=32)
     min_token_count: int = Field(2, ge=1)
     eval_negatives: int = Field(99, ge=1)
-    train_negatives: int = Field(4, ge=1, description="sampled negatives per training positive")
+    train_negatives: int = Field(8, ge=1, description="sampled negatives per training positive")
     seed: int = 0
 
 

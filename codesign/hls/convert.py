@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codesign.fixedpoint import (ConcatOp, DenseOp, EmbeddingOp, FixedPointModel, GCNOp, InputOp,
+import numpy as np
+
+from codesign.fixedpoint import (ConcatOp, DenseOp, EmbeddingOp, FixedFormat, FixedPointModel, GCNOp, InputOp,
                                  MeanPoolOp, MultiplyOp, QuantOp, ReadoutOp, UnsupportedModelError)
-from codesign.hls.extension import QUANT_CLASS, register
+from codesign.hls.extension import QUANT_CLASS, SLICE_CLASS, register
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
@@ -95,7 +97,48 @@ def hls_config(fp: FixedPointModel, strategy: str = "Latency", reuse_factor: int
             "LayerName": layers}
 
 
-def _architecture(model) -> dict:
+PACKED_INPUT = "request"
+SINGLE_INPUT_BACKENDS = ("VivadoAccelerator",)
+
+
+def packed_format(fp: FixedPointModel) -> FixedFormat:
+    """One format holding every input exactly (ids and grid values), for the packed request."""
+    frac = max((op.out.frac for op in fp.inputs if not op.ids), default=0)
+    lo = hi = 0
+    for op in fp.inputs:
+        low, high, f = (0, op.id_limit - 1, 0) if op.ids else (op.out.min_code, op.out.max_code, op.out.frac)
+        lo, hi = min(lo, low << (frac - f)), max(hi, high << (frac - f))
+    return FixedFormat.covering(lo, hi, frac)
+
+
+def pack_inputs(fp: FixedPointModel, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The packed request (B, total): every input flattened, in the model's input order."""
+    parts = [np.asarray(inputs[n], dtype=np.float64).reshape(len(inputs[n]), -1) for n in fp.input_names]
+    return np.concatenate(parts, axis=1)
+
+
+def _pack(arch: dict) -> dict:
+    """Replaces the model's inputs by slices of one packed ``request`` input."""
+    names = [entry[0] for entry in arch["config"]["input_layers"]]
+    layers, offset, total = [], 0, 0
+    for layer in arch["config"]["layers"]:
+        if layer["class_name"] == "InputLayer" and layer["config"]["name"] in names:
+            shape = list(layer["config"]["batch_input_shape"][1:])
+            layers.append({"class_name": SLICE_CLASS, "name": layer["config"]["name"],
+                           "config": {"name": layer["config"]["name"], "shape": shape, "offset": offset},
+                           "inbound_nodes": [[[PACKED_INPUT, 0, 0, {}]]]})
+            offset += int(np.prod(shape))
+        else:
+            layers.append(layer)
+    request = {"class_name": "InputLayer", "name": PACKED_INPUT, "inbound_nodes": [],
+               "config": {"name": PACKED_INPUT, "batch_input_shape": [None, offset], "dtype": "float32",
+                          "sparse": False, "ragged": False}}
+    arch["config"]["layers"] = [request] + layers
+    arch["config"]["input_layers"] = [[PACKED_INPUT, 0, 0]]
+    return arch
+
+
+def _architecture(model, pack: bool = False) -> dict:
     """The model's Keras JSON with QActivation renamed to our quantizer layer, and integer
     inputs typed by our config (hls4ml names every integer input ``integer_input_t``, so two
     id inputs of different widths would share one typedef)."""
@@ -106,7 +149,7 @@ def _architecture(model) -> dict:
         if layer["class_name"] == "InputLayer" and "int" in str(layer["config"].get("dtype")):
             layer["config"]["dtype"] = "float32"
     arch["config"]["layers"] = _split_concatenations(arch["config"]["layers"])
-    return arch
+    return _pack(arch) if pack else arch
 
 
 def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, backend: str = "Vitis",
@@ -137,6 +180,9 @@ def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, ba
     config = create_config(output_dir=str(out_dir), project_name=project_name, backend=backend, **kwargs)
     config["KerasModel"] = model
     hls = hls_config(fp, strategy, reuse_factor)
+    pack = backend in SINGLE_INPUT_BACKENDS and len(fp.input_names) > 1
+    if pack:
+        hls["LayerName"][PACKED_INPUT] = {"Precision": {"result": packed_format(fp).ap_type(False)}}
     for name, precision in (overrides or {}).items():
         hls["LayerName"].setdefault(name, {"Precision": {}})["Precision"].update(precision)
     if trace:
@@ -145,5 +191,15 @@ def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, ba
     config["HLSConfig"] = {"Model": _check_model_config(hls["Model"])}
     config["HLSConfig"]["Model"]["BitExact"] = False
     _check_hls_config(config, hls)
-    layers, inputs, outputs, _ = parse_keras_model(_architecture(model), KerasModelReader(model))
-    return ModelGraph.from_layer_list(config, layers, inputs, outputs)
+    layers, inputs, outputs, _ = parse_keras_model(_architecture(model, pack), KerasModelReader(model))
+    graph = ModelGraph.from_layer_list(config, layers, inputs, outputs)
+    graph.codesign_packed = pack  # predict/trace take pack_inputs(...) then
+    return graph
+
+
+def model_inputs(graph, fp: FixedPointModel, inputs: dict[str, np.ndarray]):
+    """What ``graph.predict``/``trace`` take for ``inputs`` (one array, or one per input)."""
+    if getattr(graph, "codesign_packed", False):
+        return np.ascontiguousarray(pack_inputs(fp, inputs))
+    x = [np.ascontiguousarray(inputs[name], dtype=np.float64) for name in fp.input_names]
+    return x if len(x) > 1 else x[0]

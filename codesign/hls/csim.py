@@ -10,7 +10,7 @@ import numpy as np
 
 from codesign.compare import compare, describe
 from codesign.fixedpoint import FixedPointModel, InputOp
-from codesign.hls.convert import convert
+from codesign.hls.convert import convert, model_inputs
 
 
 @dataclass
@@ -35,9 +35,9 @@ class CsimMismatch(RuntimeError):
 
 def csim_predict(hls_model, fp: FixedPointModel, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """C-simulation outputs (float64; the double bridge is exact for our output widths)."""
-    x = [np.ascontiguousarray(inputs[name], dtype=np.float64) for name in fp.input_names]
-    out = np.asarray(hls_model.predict(x if len(x) > 1 else x[0]), dtype=np.float64)
-    return out.reshape(len(x[0]), -1)[:, 0] if out.size == len(x[0]) else out.reshape(len(x[0]), -1)
+    n = len(inputs[fp.input_names[0]])
+    out = np.asarray(hls_model.predict(model_inputs(hls_model, fp, inputs)), dtype=np.float64)
+    return out.reshape(n, -1)[:, 0] if out.size == n else out.reshape(n, -1)
 
 
 def build(model, fp: FixedPointModel, folder: Path, settings: HlsSettings, **extra):
@@ -53,8 +53,7 @@ def first_bad_layer(model, fp: FixedPointModel, row: dict[str, np.ndarray], fold
     """Traces one vector through a traced twin of the project: the first layer whose values
     differ from the reference, with both values."""
     hls_model, _ = build(model, fp, folder, settings, trace=True)
-    x = [np.ascontiguousarray(row[name], dtype=np.float64) for name in fp.input_names]
-    _, traces = hls_model.trace(x if len(x) > 1 else x[0])
+    _, traces = hls_model.trace(model_inputs(hls_model, fp, row))
     ref = fp.trace(row)
     for op in fp.ops:
         if isinstance(op, InputOp) or op.name not in traces:

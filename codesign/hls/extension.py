@@ -9,8 +9,10 @@ Keras class -> hls4ml IR layer:
 - ``QActivation`` -> ``CodesignQuant`` (renamed before parsing: hls4ml's own QActivation
   handling drops a trailing ``quantized_bits`` after an ``auto`` precision; ours rounds
   with AP_RND_CONV and saturates exactly like QKeras)
-- ``QDense``, ``Concatenate``, ``InputLayer``: hls4ml's own, with every precision set from
-  the fixed-point reference (``codesign.hls.convert``).
+- ``QDense``, ``Concatenate``, ``Multiply``, ``InputLayer``: hls4ml's own, with every
+  precision set from the fixed-point reference (``codesign.hls.convert``).
+- ``CodesignSlice``: for single-input backends (VivadoAccelerator) the model inputs are
+  packed into one ``request`` vector; each slice casts its part back to the input's type.
 
 ``register()`` is idempotent and covers every backend we convert with.
 """
@@ -26,6 +28,7 @@ KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "kernels" / "hls" / "nnet_
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")
 INCLUDE = ["nnet_utils/nnet_codesign.h"]
 QUANT_CLASS = "CodesignQuant"
+SLICE_CLASS = "CodesignSlice"
 
 _registered = False
 
@@ -101,7 +104,17 @@ def _parse_quant(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
-HANDLERS = {"QEmbedding": _parse_qembedding, "QGCNConv": _parse_qgcnconv, "NodeReadout": _parse_readout,
+def _parse_slice(keras_layer, input_names, input_shapes, data_reader):
+    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    layer["class_name"] = SLICE_CLASS
+    shape = [int(d) for d in keras_layer["config"]["shape"]]
+    layer["shape"], layer["offset"] = shape, int(keras_layer["config"]["offset"])
+    layer["n_in"], layer["n_out"] = int(input_shapes[0][-1]), int(np.prod(shape))
+    return layer, [input_shapes[0][0], *shape]
+
+
+HANDLERS = {SLICE_CLASS: _parse_slice, "QEmbedding": _parse_qembedding, "QGCNConv": _parse_qgcnconv, "NodeReadout": _parse_readout,
             "MaskedMeanPool": _parse_meanpool, QUANT_CLASS: _parse_quant}
 
 
@@ -146,7 +159,13 @@ def _layer_classes():
         def initialize(self):
             self.add_output_variable(list(self.get_input_variable().shape))
 
-    return CodesignGCN, CodesignReadout, CodesignMeanPool, CodesignQuant
+    class CodesignSlice(Layer):
+        _expected_attributes = [Attribute("n_in"), Attribute("n_out"), Attribute("offset")]
+
+        def initialize(self):
+            self.add_output_variable(list(self.get_attr("shape")))
+
+    return CodesignGCN, CodesignReadout, CodesignMeanPool, CodesignQuant, CodesignSlice
 
 
 # -------------------------------------------------------------------------- templates
@@ -173,7 +192,7 @@ def _propagate(adjacency: np.ndarray, n_out: int) -> str:
 
 def _templates(classes):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-    gcn, readout, meanpool, quant = classes
+    gcn, readout, meanpool, quant, request_slice = classes
 
     class GCNConfig(LayerConfigTemplate):
         def __init__(self):
@@ -278,7 +297,26 @@ def _templates(classes):
             x, out = node.get_input_variable(), node.get_output_variable()
             return f"nnet::fixed_quant<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
 
-    return [GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
+    class SliceConfig(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(request_slice)
+
+        def format(self, node):
+            p = self._default_config_params(node)
+            return (f"struct config{p['index']} : nnet::slice_config {{\n"
+                    f"    static const unsigned n_in = {p['n_in']};\n"
+                    f"    static const unsigned n_out = {p['n_out']};\n"
+                    f"    static const unsigned offset = {p['offset']};\n}};\n")
+
+    class SliceFunction(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(request_slice, include_header=INCLUDE)
+
+        def format(self, node):
+            x, out = node.get_input_variable(), node.get_output_variable()
+            return f"nnet::request_slice<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+
+    return [SliceConfig, SliceFunction, GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
             QuantConfig, QuantFunction]
 
 

@@ -161,6 +161,23 @@ void fixed_quant(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
     }
 }
 
+
+struct slice_config {
+    static const unsigned n_in = 1;
+    static const unsigned n_out = 1;
+    static const unsigned offset = 0;
+};
+
+// One model input out of the packed request (single-input backends such as VivadoAccelerator):
+// elements offset .. offset + n_out - 1, cast exactly to the input's own type.
+template <class data_T, class res_T, typename CONFIG_T>
+void request_slice(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out]) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < CONFIG_T::n_out; i++) {
+        res[i] = data[CONFIG_T::offset + i];
+    }
+}
+
 // ---------------------------------------------------------------- io_stream wrappers
 // The graph tensors are small (a few nodes): each layer reads its whole input from the
 // stream, runs the io_parallel kernel above and streams the result out.
@@ -256,6 +273,17 @@ void fixed_quant(hls::stream<data_T> &x, hls::stream<res_T> &res) {
     stream_to_array<data_T, CONFIG_T::n_in>(x, xa);
     fixed_quant<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
     array_to_stream<res_T, CONFIG_T::n_in>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void request_slice(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    typename data_T::value_type da[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = da complete
+    typename res_T::value_type ra[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_in>(data, da);
+    request_slice<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(da, ra);
+    array_to_stream<res_T, CONFIG_T::n_out>(ra, res);
 }
 
 } // namespace nnet
