@@ -69,12 +69,30 @@ class TrainConfig(Section):
     seed: int = 0
 
 
+class VectorsConfig(Section):
+    real: int = Field(12000, ge=1, description="test-split requests (positives + sampled negatives) frozen")
+    random: int = Field(2000, ge=0, description="requests with uniformly random inputs over their full grids")
+    seed: int = 0
+
+
+class HlsConfig(Section):
+    backend: Literal["Vitis", "Vivado", "VivadoAccelerator"] = "Vitis"
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    reuse_factor: int = Field(1, ge=1, le=1024)
+    clock_period_ns: float | None = Field(None, gt=0, description="default: the board's clock")
+    synth: bool = Field(True, description="run C synthesis when vitis_hls/vivado_hls is on PATH")
+    cosim: bool = Field(False, description="also run C/RTL co-simulation (slow)")
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
+    hls: HlsConfig = Field(default_factory=HlsConfig)
 
     @field_validator("board")
     @classmethod
