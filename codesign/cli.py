@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
     p.set_defaults(func=cmd_flow)
     for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
-                       ("vectors", "freeze reference vectors and their fixed-point outputs")):
+                       ("vectors", "freeze reference vectors and their fixed-point outputs"),
+                       ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
+                       ("sim", "cocotb simulation of the RTL top over the frozen vectors")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)

@@ -85,6 +85,18 @@ class HlsConfig(Section):
     cosim: bool = Field(False, description="also run C/RTL co-simulation (slow)")
 
 
+class RtlConfig(Section):
+    """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
+
+    variant: Literal["hybrid_quant"] = "hybrid_quant"
+    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(True, description="run the yosys resource estimate")
+    simulators: list[Literal["verilator", "icarus"]] = Field(
+        default_factory=lambda: ["verilator", "icarus"], min_length=1)
+    verilator_vectors: int = Field(10000, ge=1)
+    icarus_vectors: int = Field(1000, ge=1)
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
@@ -93,6 +105,7 @@ class DesignConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     vectors: VectorsConfig = Field(default_factory=VectorsConfig)
     hls: HlsConfig = Field(default_factory=HlsConfig)
+    rtl: RtlConfig = Field(default_factory=RtlConfig)
 
     @field_validator("board")
     @classmethod
