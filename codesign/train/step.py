@@ -18,8 +18,11 @@ def shapes_of(data: RecData) -> Shapes:
     return Shapes(data.n_nodes, data.vocab_size, data.k, data.node_tokens.shape[1])
 
 
-def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
-    """Trains the variants (and the float twins their QAT starts from); returns metrics."""
+def train_variants(design: Design, data: RecData, variants: list[str], prepare=None) -> dict:
+    """Trains the variants (and the float twins their QAT starts from); returns metrics.
+
+    ``prepare(variant, model)``, when given, runs on each new model before it trains.
+    """
     cfg, tcfg = design.cfg, design.cfg.train
     models: dict[str, tf.keras.Model] = {}
     runs: dict[str, dict] = {}
@@ -30,6 +33,8 @@ def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
         kind, quantized = split_variant(variant)
         seed_everything(tcfg.seed)
         model = build_model(variant, cfg.model, shapes_of(data))
+        if prepare is not None:
+            prepare(variant, model)
         epochs, lr = tcfg.epochs, tcfg.learning_rate
         pretrain = 0.0
         if quantized and tcfg.qat_from_float:
@@ -64,10 +69,13 @@ def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
 
 @register_step("train", sections=("model", "train"), after=("data",))
 def train_step(design: Design) -> dict:
+    from codesign.train.extras import TrainingExtras  # distillation, LoRA (issue 5)
     data = load_data(design)
-    models = train_variants(design, data, list(design.cfg.train.variants))
-    write_json(design.path("train") / "metrics.json", {"models": models})
-    return {"models": models}
+    extras = TrainingExtras(design, data, shapes_of(data))
+    models = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
+    result = {"models": models, **extras.report()}
+    write_json(design.path("train") / "metrics.json", result)
+    return result
 
 
 def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Model:
