@@ -63,7 +63,7 @@ class DistillConfig(Section):
     learning_rate: float = Field(1e-2, gt=0)
     holdout: float = Field(0.1, gt=0, lt=1, description="share of items held out for the cosine report")
     compare: bool = Field(True, description="also train hybrid_float without distillation (NDCG with/without)")
-    cold_threshold: int = Field(5, ge=0, description="items with at most this many training interactions are cold")
+    cold_threshold: int = Field(20, ge=0, description="items with at most this many training interactions are cold")
 
 
 class LoraConfig(Section):
@@ -79,6 +79,7 @@ class LoraConfig(Section):
     epochs: int = Field(4, ge=1, description="adaptation epochs (full fine-tuning and LoRA alike)")
     learning_rate: float = Field(1e-3, gt=0, description="full fine-tuning learning rate")
     lora_learning_rate: float = Field(1e-2, gt=0)
+    batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
     variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
 

@@ -56,14 +56,22 @@ def _clone(model: tf.keras.Model) -> tf.keras.Model:
     return twin
 
 
-def _train(model: tf.keras.Model, epochs: list, learning_rate: float, batch_size: int) -> float:
-    """Trains on pre-sampled epochs; returns the wall time in seconds (compilation included)."""
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
-    start = time.perf_counter()
-    for x, y in epochs:
-        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    return time.perf_counter() - start
+class _Run:
+    """One adaptation run, trained an epoch at a time so that runs can be interleaved."""
+
+    def __init__(self, model: tf.keras.Model, learning_rate: float, batch_size: int, cached: bool = False):
+        self.model, self.batch_size, self.seconds = model, batch_size, 0.0
+        self.prefix, self.net = split_head(model) if cached else (None, model)
+        self.net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                         loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+
+    def epoch(self, x: dict, y: np.ndarray) -> None:
+        start = time.perf_counter()
+        if self.prefix is not None:  # the frozen base's outputs, once, in inference mode
+            x = self.prefix.predict([x[i.name.split(":")[0]] for i in self.prefix.inputs],
+                                    batch_size=16384, verbose=0)
+        self.net.fit(x, y, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+        self.seconds += time.perf_counter() - start
 
 
 def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]:
@@ -87,21 +95,6 @@ def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]
     return prefix, tf.keras.Model([g, t], h, name="adapted_head")
 
 
-def _train_cached(adapted: tf.keras.Model, epochs: list, learning_rate: float, batch_size: int) -> float:
-    """LoRA training through the head on once-per-epoch frozen features; returns seconds."""
-    prefix, head = split_head(adapted)
-    head.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                 loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
-    forward = tf.function(lambda xs: prefix(xs, training=False))
-    names = [i.name.split(":")[0] for i in prefix.inputs]
-    start = time.perf_counter()
-    for x, y in epochs:
-        parts = [forward([x[k][s:s + 32768] for k in names]) for s in range(0, len(y), 32768)]
-        features = [np.concatenate([p[j].numpy() for p in parts]) for j in range(2)]
-        head.fit(features, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    return time.perf_counter() - start
-
-
 def _metrics(model: tf.keras.Model, data: RecData) -> dict:
     return {k: round(v, 5) for k, v in evaluate(model, data, "test", full=True).items()}
 
@@ -122,24 +115,27 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     epochs = [later.training_epoch(rng, cfg.data.train_negatives) for _ in range(lcfg.epochs)]
     sample_seconds = time.perf_counter() - start
 
-    seed_everything(tcfg.seed)
-    full = _clone(base)
-    full_seconds = _train(full, epochs, lcfg.learning_rate, tcfg.batch_size)
-    seed_everything(tcfg.seed)
-    plain = add_lora(base, lcfg.targets, lcfg.rank, lcfg.alpha)
-    plain_seconds = _train(plain, epochs, lcfg.lora_learning_rate, tcfg.batch_size)
-    seed_everything(tcfg.seed)
-    adapted = add_lora(base, lcfg.targets, lcfg.rank, lcfg.alpha)
+    def adapters() -> tf.keras.Model:
+        seed_everything(tcfg.seed)  # the same adapter initialisation for both LoRA runs
+        return add_lora(base, lcfg.targets, lcfg.rank, lcfg.alpha)
+
+    full = _Run(_clone(base), lcfg.learning_rate, tcfg.batch_size)
+    lora = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size, cached=lcfg.cache_frozen)
+    plain = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size)
+    # interleaved epoch by epoch: load from other processes on a shared machine hits all alike
+    for x, y in epochs:
+        for run in (full, lora, plain):
+            run.epoch(x, y)
+    adapted = lora.model
     lora_trainable = trainable_count(adapted)
-    train = _train_cached if lcfg.cache_frozen else _train
-    lora_seconds = train(adapted, epochs, lcfg.lora_learning_rate, tcfg.batch_size)
+    full_seconds, lora_seconds, plain_seconds = full.seconds, lora.seconds, plain.seconds
     merged = merge_lora(adapted)
     x = {k: v[:4096] for k, v in epochs[0][0].items()}
     merge_diff = float(np.abs(merged.predict(x, verbose=0) - adapted.predict(x, verbose=0)).max())
 
-    base_m, full_m, lora_m = _metrics(base, data), _metrics(full, data), _metrics(merged, data)
-    plain_m = _metrics(merge_lora(plain), data)
-    full_trainable = trainable_count(full)
+    base_m, full_m, lora_m = _metrics(base, data), _metrics(full.model, data), _metrics(merged, data)
+    plain_m = _metrics(merge_lora(plain.model), data)
+    full_trainable = trainable_count(full.model)
     return {
         "task": f"base trained on the earliest {lcfg.split:.0%} of training interactions, adapted "
                 f"to the later {1 - lcfg.split:.0%} for {lcfg.epochs} epochs; test = last interaction",
@@ -147,9 +143,11 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
         "targets": [l.name for l in adapted.layers if l.trainable_weights],
         "early_interactions": int(len(early)), "late_interactions": int(len(late)),
         "base_epochs_run": base_run["epochs_run"], "base": base_m,
-        "full": {**full_m, "seconds": round(full_seconds, 3), "trainable": full_trainable},
+        "full": {**full_m, "seconds": round(full_seconds, 3), "trainable": full_trainable,
+                 "batch_size": tcfg.batch_size, "learning_rate": lcfg.learning_rate},
         "lora": {**lora_m, "seconds": round(lora_seconds, 3), "trainable": lora_trainable,
-                 "cache_frozen": lcfg.cache_frozen},
+                 "cache_frozen": lcfg.cache_frozen, "batch_size": lcfg.batch_size,
+                 "learning_rate": lcfg.lora_learning_rate},
         "lora_uncached": {**plain_m, "seconds": round(plain_seconds, 3)},
         "sample_seconds": round(sample_seconds, 3),
         "merge_max_abs_diff": merge_diff,

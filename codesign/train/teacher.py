@@ -42,6 +42,15 @@ def _package(name: str):
         raise TeacherUnavailable(f"teacher {name} is not installed ({err}): {INSTALL_HINT}") from None
 
 
+def available(name: str = "all-MiniLM-L6-v2") -> bool:
+    """Whether the teacher's packages are installed."""
+    try:
+        _package(name)
+        return True
+    except TeacherUnavailable:
+        return False
+
+
 def model_fingerprint(name: str) -> str:
     """Hash of the teacher's model files (names, sizes and the config files' contents)."""
     root = Path(_package(name).get_model_path())
