@@ -26,7 +26,7 @@ class Section(BaseModel):
 
 class DataConfig(Section):
     fanout: int = Field(2, ge=1, le=8, description="neighbours sampled per user and per item")
-    neighbour_order: Literal["random", "recent"] = "random"
+    neighbour_order: Literal["random", "recent"] = "recent"
     title_length: int = Field(8, ge=1, le=32)
     min_token_count: int = Field(2, ge=1)
     eval_negatives: int = Field(99, ge=1)
@@ -51,6 +51,7 @@ class ModelConfig(Section):
     token_dim: int = Field(8, ge=1, le=256)
     text_dim: int = Field(8, ge=1, le=256)
     fusion_units: list[int] = Field(default_factory=lambda: [16])
+    interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 

@@ -110,8 +110,9 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
         return design.result(name)
     for upstream in STEPS[name].after:
         if not design.is_current(upstream):
-            raise RuntimeError(f"step '{name}' needs step '{upstream}' to be current; "
-                               f"run them together: --steps {upstream},{name}")
+            raise RuntimeError(f"step '{name}' needs step '{upstream}' to be current in "
+                               f"{design.folder}; run them together: "
+                               f"'codesign flow --out {design.folder} --steps {upstream},{name}'")
     log(f"[{name}] running")
     start = time.perf_counter()
     result = STEPS[name].run(design)

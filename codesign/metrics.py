@@ -27,3 +27,12 @@ def hit_rate(pos: np.ndarray, others: np.ndarray, k: int = 10) -> np.ndarray:
 def ndcg(pos: np.ndarray, others: np.ndarray, k: int = 10) -> np.ndarray:
     """Per-row NDCG@k with one relevant item: 1 / log2(rank + 2) inside the top k."""
     return _expected(pos, others, k, lambda r: 1.0 / np.log2(r + 2.0))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of ``a - b`` over the same users, with a 95% bootstrap interval."""
+    diff = np.asarray(a, float) - np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(diff.mean()), "ci95": [float(lo), float(hi)]}

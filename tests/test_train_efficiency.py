@@ -64,8 +64,9 @@ def test_lora_trainable_parameter_counts():
     base = _model()
     assert trainable_count(base) == base.count_params()
     adapted = add_lora(base, ["text_dense", "fusion"], rank=3, alpha=6.0)
-    # text_dense 6->5, fusion0 (4*2+5)->8, fusion1 8->4: rank * (in + out) each
-    expected = 3 * ((6 + 5) + (13 + 8) + (8 + 4))
+    # text_dense 6->5; fusion0 (user 4 + item 4 + text 5 + user x item 4)->8; fusion1 8->4
+    assert base.get_layer("fusion0").kernel.shape[0] == 17
+    expected = 3 * ((6 + 5) + (17 + 8) + (8 + 4))  # rank * (in + out) per adapted layer
     assert trainable_count(adapted) == expected
     assert sorted(l.name for l in adapted.layers if l.trainable_weights) == ["fusion0", "fusion1", "text_dense"]
     with pytest.raises(ValueError, match="match no dense layer"):

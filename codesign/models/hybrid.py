@@ -47,6 +47,8 @@ class Quantizers:
         self.recip = f"quantized_bits({q.recip_bits},1,keep_negative=False,alpha=1)" if on else None
         self.relu = f"quantized_relu({q.activation_bits},{q.activation_integer})" if on else "relu"
         self.unit = f"quantized_bits({q.activation_bits},0,alpha=1)" if on else "linear"
+        self.interaction = (f"quantized_bits({q.activation_bits},{q.activation_integer},alpha=1)"
+                            if on else "linear")
 
 
 def split_variant(variant: str) -> tuple[str, bool]:
@@ -66,7 +68,6 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
     inputs = [nodes, tokens]
     x = QEmbedding(shapes.n_nodes, cfg.embedding_dim, embeddings_quantizer=q.embedding,
                    name="node_embedding")(nodes)
-    parts = []
     if kind in ("hybrid", "gnn"):
         dynamic = cfg.adjacency == "dynamic"
         if dynamic:
@@ -80,16 +81,23 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
                             name=f"gcn{j}")
             h = conv([h, adjacency] if dynamic else h)
             h = QActivation(q.relu, name=f"gcn{j}_relu")(h)
-        parts.append(NodeReadout([0, 1], name="readout")(h))
+        user, item = NodeReadout([0], name="user_readout")(h), NodeReadout([1], name="item_readout")(h)
     else:
-        parts.append(NodeReadout([0], name="user_readout")(x))
+        user, item = NodeReadout([0], name="user_readout")(x), None
+    text = None
     if kind in ("hybrid", "text"):
         t = QEmbedding(shapes.vocab_size, cfg.token_dim, embeddings_quantizer=q.embedding,
                        name="token_embedding")(tokens)
         t = MaskedMeanPool(recip_quantizer=q.recip, name="title_pool")([t, tokens])
         t = QActivation(q.unit, name="title_pool_q")(t)
         t = QDense(cfg.text_dim, kernel_quantizer=q.weight, bias_quantizer=q.bias, name="text_dense")(t)
-        parts.append(QActivation(q.relu, name="text_relu")(t))
+        text = QActivation(q.relu, name="text_relu")(t)
+    parts = [p for p in (user, item, text) if p is not None]
+    # the user x item product (text features stand for the item in the text-only variant)
+    partner = item if item is not None else text
+    if cfg.interaction and partner is not None and partner.shape[-1] == user.shape[-1]:
+        product = tf.keras.layers.Multiply(name="interaction")([user, partner])
+        parts.append(QActivation(q.interaction, name="interaction_q")(product))
     h = tf.keras.layers.Concatenate(name="fusion_concat")(parts) if len(parts) > 1 else parts[0]
     for j, units in enumerate(cfg.fusion_units):
         h = QDense(units, kernel_quantizer=q.weight, bias_quantizer=q.bias, name=f"fusion{j}")(h)

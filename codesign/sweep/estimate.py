@@ -5,7 +5,7 @@ is traced with da4ml (constant matrices become adder trees), then cut into pipel
 at ``latency_cutoff`` adder levels. Reported: da4ml's LUT cost estimate, the pipeline's
 register bits (an FF estimate), the stages and the latency at the board's clock. It is an
 estimate, not synthesis: the embedding ROMs and the title pooling are not in it, and the
-activations are traced with round-to-nearest and without saturation logic. The RTL step
+ReLU activations are traced with round-to-nearest and without saturation logic. The RTL step
 (yosys) is the record once it exists.
 """
 from __future__ import annotations
@@ -28,55 +28,76 @@ def kif(quantizer) -> tuple[int, int, int]:
     raise ValueError(f"no fixed-point format for quantizer {name}")
 
 
-def _dense(x, layer) -> object:
+def _dense(x, layer):
     kernel = layer.kernel_quantizer_internal(layer.kernel).numpy()
     bias = layer.bias_quantizer_internal(layer.bias).numpy()
     return x @ kernel + bias
 
 
-def _relu(x, layer):
-    _, i, f = kif(layer.quantizer)
-    return x.relu(i=i, f=f, round_mode="RND")
+def _activation(x, layer):
+    k, i, f = kif(layer.quantizer)
+    if k == 0:  # quantized_relu
+        return x.relu(i=i, f=f, round_mode="RND")
+    return x.quantize(k, i, f, overflow_mode="SAT", round_mode="RND")
+
+
+def _names(tensors) -> list[str]:
+    return [t.name for t in (tensors if isinstance(tensors, (list, tuple)) else [tensors])]
 
 
 def trace_model(model: tf.keras.Model):
-    """(inputs, output) da4ml variables of a static-adjacency ``hybrid_quant`` model."""
+    """(inputs, output) da4ml variables of a static-adjacency quantized model.
+
+    Walks the Keras graph layer by layer: the quantized node embeddings of the ego-graph and
+    the quantized pooled title are the traced inputs; GCN layers, readouts, the user x item
+    product, the text and fusion dense layers and the score are traced. The last GCN layer
+    is traced as (Â[user, item rows] · H) · W, the cheaper order, since only those rows are
+    read out.
+    """
     from da4ml.trace import FixedVariableArrayInput
+    from qkeras import QActivation, QDense
+    from codesign.models.layers import MaskedMeanPool, NodeReadout, QEmbedding, QGCNConv
 
-    names = {l.name for l in model.layers}
-    if "fusion_concat" not in names or "gcn0" not in names:
-        raise ValueError(f"model {model.name} is not a hybrid model (no gcn0 / fusion_concat)")
-    conv0 = model.get_layer("gcn0")
-    if conv0.static_adjacency is None:
+    convs = [l for l in model.layers if isinstance(l, QGCNConv)]
+    if any(c.static_adjacency is None for c in convs):
         raise ValueError("the estimate traces the static-adjacency design only")
-    emb = model.get_layer("node_embedding")
-    n, e = conv0.static_adjacency.shape[0], emb.output_dim
-    k, i, f = kif(emb.embeddings_quantizer)
-    x_in = FixedVariableArrayInput((n, e)).quantize(k, i, f)
-    pool_q = model.get_layer("title_pool_q")
-    t_dim = model.get_layer("text_dense").kernel.shape[0]
-    k, i, f = kif(pool_q.quantizer)
-    t_in = FixedVariableArrayInput((t_dim,)).quantize(k, i, f)
-
-    convs = sorted((l for l in model.layers if l.name.startswith("gcn") and l.name[3:].isdigit()),
-                   key=lambda l: int(l.name[3:]))
-    h = x_in
-    for j, conv in enumerate(convs):
-        a = conv.quantized_adjacency().numpy()
-        w, b = conv.quantized_kernel().numpy(), conv.quantized_bias().numpy()
-        if j < len(convs) - 1:
-            h = a @ (h @ w) + b           # layer 1..L-1: dense products on 8-bit inputs
+    last_conv = convs[-1].name if convs else None
+    values, inputs = {}, []
+    for layer in model.layers:
+        ins = [values.get(n) for n in _names(layer.input)] if layer.inbound_nodes and not isinstance(
+            layer, tf.keras.layers.InputLayer) else []
+        if isinstance(layer, tf.keras.layers.InputLayer) or isinstance(layer, MaskedMeanPool):
+            continue
+        if isinstance(layer, QEmbedding):
+            if layer.name != "node_embedding":
+                continue  # token ROM and pooling are outside the estimate
+            k, i, f = kif(layer.embeddings_quantizer)
+            out = FixedVariableArrayInput(tuple(layer.output.shape[1:])).quantize(k, i, f)
+            inputs.append(out)
+        elif layer.name == "title_pool_q":
+            k, i, f = kif(layer.quantizer)
+            out = FixedVariableArrayInput(tuple(layer.output.shape[1:])).quantize(k, i, f)
+            inputs.append(out)
+        elif isinstance(layer, QGCNConv):
+            a = layer.quantized_adjacency().numpy()
+            w, b = layer.quantized_kernel().numpy(), layer.quantized_bias().numpy()
+            out = (a[:2] @ ins[0]) @ w + b if layer.name == last_conv else a @ (ins[0] @ w) + b
+        elif isinstance(layer, QActivation):
+            out = _activation(ins[0], layer)
+        elif isinstance(layer, NodeReadout):
+            if layer.input.shape[1] != ins[0].shape[0] and max(layer.indices) > 1:
+                raise ValueError(f"{layer.name} reads rows {layer.indices}; the estimate keeps rows 0, 1")
+            out = np.concatenate([ins[0][r] for r in layer.indices])
+        elif isinstance(layer, tf.keras.layers.Multiply):
+            out = ins[0] * ins[1]
+        elif isinstance(layer, tf.keras.layers.Concatenate):
+            out = np.concatenate(ins)
+        elif isinstance(layer, QDense):
+            out = _dense(ins[0], layer)
         else:
-            h = (a[:2] @ h) @ w + b       # last layer: only the user and item rows are read out
-        h = _relu(h, model.get_layer(f"{conv.name}_relu"))
-    parts = [h.ravel(), _relu(_dense(t_in, model.get_layer("text_dense")), model.get_layer("text_relu"))]
-    z = np.concatenate(parts)
-    j = 0
-    while f"fusion{j}" in names:
-        z = _relu(_dense(z, model.get_layer(f"fusion{j}")), model.get_layer(f"fusion{j}_relu"))
-        j += 1
-    out = _dense(z, model.get_layer("score"))
-    return [x_in, t_in], out
+            raise ValueError(f"the estimate cannot trace layer {layer.name} ({type(layer).__name__})")
+        values[layer.output.name] = out
+    return inputs, values[model.output.name]
 
 
 def estimate(model: tf.keras.Model, latency_cutoff: float, clock_ns: float) -> dict:

@@ -75,24 +75,31 @@ class _Run:
 
 
 def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]:
-    """(frozen prefix: inputs -> [readout, pooled title], head: those -> score), sharing layers.
+    """(frozen prefix: inputs -> the fusion's inputs, head: those -> score), sharing layers.
 
-    The head re-applies the adapted model's own layer objects, so training it trains the
-    adapters of ``adapted``; ``head(prefix(x)) == adapted(x)``.
+    The prefix ends at the fusion's inputs, except that the text branch is cut before
+    ``text_dense`` (at the pooled title) since that layer carries an adapter. The head
+    re-applies the adapted model's own layer objects, so training it trains the adapters of
+    ``adapted``; ``head(prefix(x)) == adapted(x)``.
     """
     names = [l.name for l in adapted.layers]
-    frozen = [n for n in names if n.startswith("gcn") or n in ("node_embedding", "token_embedding")]
-    if "fusion_concat" not in names or any(adapted.get_layer(n).trainable_weights for n in frozen):
-        raise ValueError("the frozen-prefix split needs a hybrid model whose GNN and embeddings are frozen")
-    readout, pooled = adapted.get_layer("readout").output, adapted.get_layer("title_pool_q").output
-    prefix = tf.keras.Model(adapted.inputs, [readout, pooled], name="frozen_prefix")
-    g = tf.keras.Input(readout.shape[1:], name="readout_in")
-    t = tf.keras.Input(pooled.shape[1:], name="title_in")
-    text = adapted.get_layer("text_relu")(adapted.get_layer("text_dense")(t))
-    h = adapted.get_layer("fusion_concat")([g, text])
+    if "fusion_concat" not in names or "text_dense" not in names:
+        raise ValueError("the frozen-prefix split needs a hybrid model (text tower and fusion)")
+    text_out = adapted.get_layer("text_relu").output.name
+    parts = adapted.get_layer("fusion_concat").input
+    pooled = adapted.get_layer("title_pool_q").output
+    cut = [pooled if t.name == text_out else t for t in parts]
+    prefix = tf.keras.Model(adapted.inputs, cut, name="frozen_prefix")
+    if prefix.trainable_weights:
+        raise ValueError("the frozen-prefix split needs every layer below the adapters frozen: "
+                         f"{[w.name for w in prefix.trainable_weights]} are trainable")
+    feeds = [tf.keras.Input(t.shape[1:], name=f"part{j}") for j, t in enumerate(cut)]
+    head_parts = [adapted.get_layer("text_relu")(adapted.get_layer("text_dense")(f)) if t.name == text_out
+                  else f for f, t in zip(feeds, parts)]
+    h = adapted.get_layer("fusion_concat")(head_parts)
     for layer in adapted.layers[names.index("fusion_concat") + 1:]:
         h = layer(h)
-    return prefix, tf.keras.Model([g, t], h, name="adapted_head")
+    return prefix, tf.keras.Model(feeds, h, name="adapted_head")
 
 
 def _metrics(model: tf.keras.Model, data: RecData) -> dict:

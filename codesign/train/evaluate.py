@@ -1,11 +1,16 @@
-"""Scoring a model under the two evaluation protocols (sampled and full ranking)."""
+"""Scoring under the two evaluation protocols (sampled negatives and full ranking)."""
 from __future__ import annotations
+
+from typing import Callable, Union
 
 import numpy as np
 import tensorflow as tf
 
 from codesign.data.dataset import RecData
 from codesign.metrics import hit_rate, ndcg
+
+# scores of (user, item) node-id pairs
+Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def score(model: tf.keras.Model, inputs: dict[str, np.ndarray], batch: int = 16384) -> np.ndarray:
@@ -18,50 +23,52 @@ def score(model: tf.keras.Model, inputs: dict[str, np.ndarray], batch: int = 163
     return np.concatenate(out) if out else np.zeros(0, dtype="float32")
 
 
-def _uses_adjacency(model: tf.keras.Model) -> bool:
-    return any(i.name.startswith("adjacency") for i in model.inputs)
+def model_scorer(model: tf.keras.Model, data: RecData) -> Scorer:
+    """Scores pairs with ``model`` on their evaluation ego-graphs."""
+    dynamic = any(i.name.startswith("adjacency") for i in model.inputs)
+    return lambda users, items: score(model, data.inputs(users, items, dynamic=dynamic))
 
 
-def sampled_scores(model: tf.keras.Model, data: RecData, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of each user's held-out item and of its fixed sampled negatives."""
-    held = data.valid if split == "valid" else data.test
-    negatives = data.negatives[split]
-    items = np.concatenate([held[:, 1:2], negatives], axis=1)
-    users = np.repeat(held[:, 0], items.shape[1])
-    s = score(model, data.inputs(users, items.ravel(), dynamic=_uses_adjacency(model))).reshape(items.shape)
-    return s[:, 0], s[:, 1:]
+def popularity_scorer(data: RecData) -> Scorer:
+    """The popularity baseline: an item's number of training interactions."""
+    counts = np.bincount(data.train[:, 1], minlength=data.n_nodes).astype("float32")
+    return lambda users, items: counts[items]
 
 
-def evaluate(model: tf.keras.Model, data: RecData, split: str = "test", full: bool = True,
-             users: np.ndarray | None = None) -> dict:
+def evaluate(model: Union[tf.keras.Model, Scorer], data: RecData, split: str = "test",
+             full: bool = True, users: np.ndarray | None = None) -> dict:
     """HR@10 and NDCG@10 against sampled negatives; NDCG@10 over all unseen items if ``full``.
 
-    ``users`` (0-based rows of the split) restricts the report, e.g. to cold items' users.
+    ``model`` is a Keras model or a scorer; ``users`` (0-based rows of the split) restricts
+    the report, e.g. to the users whose held-out item is cold.
     """
-    pos, neg = sampled_scores(model, data, split)
-    rows = np.arange(len(pos)) if users is None else users
-    out = {"ndcg10": float(ndcg(pos[rows], neg[rows]).mean()),
-           "hr10": float(hit_rate(pos[rows], neg[rows]).mean())}
+    scorer = model_scorer(model, data) if isinstance(model, tf.keras.Model) else model
+    held = data.valid if split == "valid" else data.test
+    rows = np.arange(len(held)) if users is None else users
+    items = np.concatenate([held[rows, 1:2], data.negatives[split][rows]], axis=1)
+    s = scorer(np.repeat(held[rows, 0], items.shape[1]), items.ravel()).reshape(items.shape)
+    per_user = ndcg(s[:, 0], s[:, 1:])
+    out = {"ndcg10": float(per_user.mean()), "hr10": float(hit_rate(s[:, 0], s[:, 1:]).mean()),
+           "per_user_ndcg10": per_user}
     if full:
-        out["ndcg10_full"] = float(full_ranking_ndcg(model, data, split, rows))
+        out["ndcg10_full"] = full_ranking_ndcg(scorer, data, split, rows)
     return out
 
 
-def full_ranking_ndcg(model: tf.keras.Model, data: RecData, split: str, rows: np.ndarray) -> float:
+def full_ranking_ndcg(scorer: Scorer, data: RecData, split: str, rows: np.ndarray) -> float:
     """Mean NDCG@10 of the held-out item ranked among every item the user has not seen."""
     held = data.valid if split == "valid" else data.test
     other = data.test if split == "valid" else data.valid
     n_items = len(data.item_nodes)
     users = held[rows, 0]
-    s = score(model, data.inputs(np.repeat(users, n_items), np.tile(data.item_nodes, len(users)),
-                                 dynamic=_uses_adjacency(model))).reshape(len(users), n_items)
+    s = scorer(np.repeat(users, n_items), np.tile(data.item_nodes, len(users))).reshape(len(users), n_items)
     offset = data.n_users + 1
+    row_of_user = np.full(data.n_users + 1, -1)
+    row_of_user[users] = np.arange(len(users))
+    seen_pairs = np.concatenate([data.train[:, :2], other[rows, :2]])
+    r = row_of_user[seen_pairs[:, 0]]
     seen = np.zeros_like(s, dtype=bool)
-    row_of_user = {u: r for r, u in enumerate(users)}
-    for u, i in np.concatenate([data.train[:, :2], other[rows, :2]]):
-        r = row_of_user.get(int(u))
-        if r is not None:
-            seen[r, i - offset] = True
+    seen[r[r >= 0], seen_pairs[r >= 0, 1] - offset] = True
     target = held[rows, 1] - offset
     pos = s[np.arange(len(users)), target]
     seen[np.arange(len(users)), target] = True

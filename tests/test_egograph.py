@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from codesign.data.egograph import NeighbourTable, dynamic_adjacency, ego_graphs, star_adjacency
+from codesign.data.movielens import PAD, load_movielens
+
+
+@pytest.fixture(scope="module")
+def movielens():
+    return load_movielens()
+
+
+def toy_table(order="random"):
+    # users 1, 2; items 3, 4, 5; user 1 saw 3, 4, 5; user 2 saw 3
+    edges = np.array([[1, 3, 10], [1, 4, 20], [1, 5, 30], [2, 3, 5]])
+    return NeighbourTable(edges, n_nodes=6, order=order, seed=0)
+
+
+def test_shapes_and_slots():
+    nodes = ego_graphs(toy_table(), np.array([1, 2]), np.array([3, 4]), k=2)
+    assert nodes.shape == (2, 6)
+    assert nodes[:, 0].tolist() == [1, 2] and nodes[:, 1].tolist() == [3, 4]
+
+
+def test_padding_where_fewer_neighbours():
+    # user 2 has only item 3; scoring (2, 3) excludes it: both user slots pad
+    nodes = ego_graphs(toy_table(), np.array([2]), np.array([3]), k=2)[0]
+    assert nodes[2:4].tolist() == [PAD, PAD]
+    # item 3's users are 1 and 2; user 2 is excluded: one real, one pad
+    assert nodes[4:6].tolist() == [1, PAD]
+
+
+def test_pair_edge_never_in_its_own_graph():
+    table = toy_table()
+    for _ in range(20):
+        table.reshuffle()
+        nodes = ego_graphs(table, np.array([1]), np.array([4]), k=2)[0]
+        assert 4 not in nodes[2:4] and 1 not in nodes[4:6]
+        assert sorted(nodes[2:4].tolist()) == [3, 5]
+
+
+def test_recent_order_takes_newest_first():
+    nodes = ego_graphs(toy_table("recent"), np.array([1]), np.array([3]), k=2)[0]
+    assert nodes[2:4].tolist() == [5, 4]
+
+
+def test_no_held_out_interaction_in_any_graph(movielens):
+    d = movielens
+    table = NeighbourTable(d.train, d.n_nodes, seed=0)
+    held = np.concatenate([d.valid, d.test])
+    held_pairs = set(map(tuple, held[:, :2].tolist()))
+    # every neighbour list only holds training edges
+    train_pairs = set(map(tuple, d.train[:, :2].tolist()))
+    users = np.repeat(np.arange(1, d.n_users + 1), 3)
+    items = np.tile(d.item_nodes[:3], d.n_users)
+    nodes = ego_graphs(table, users, items, k=4)
+    for u, row in zip(users, nodes[:, 2:6]):
+        for i in row[row != PAD]:
+            assert (u, i) in train_pairs and (u, i) not in held_pairs
+    assert len(train_pairs & held_pairs) == 0
+
+
+def test_static_adjacency_is_symmetric_normalised():
+    a = star_adjacency(2)
+    assert a.shape == (6, 6) and np.allclose(a, a.T)
+    assert a[0, 0] == pytest.approx(1 / 3) and a[0, 2] == pytest.approx(1 / np.sqrt(6))
+    assert a[2, 2] == pytest.approx(0.5) and a[0, 1] == 0
+
+
+def test_dynamic_adjacency_drops_padding():
+    nodes = np.array([[1, 3, 4, PAD, 2, PAD]])
+    a = dynamic_adjacency(nodes, 2)[0]
+    assert np.all(a[3] == 0) and np.all(a[:, 5] == 0)
+    assert a[0, 0] == pytest.approx(0.5) and a[0, 2] == pytest.approx(0.5)
