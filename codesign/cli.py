@@ -83,6 +83,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from codesign.sweep.runner import format_table, run_sweep
+    result = run_sweep(Path(args.out), load_config(args.config), scheduler=args.scheduler, workers=args.workers)
+    print(format_table(result))
+    print(f"sweep: {Path(args.out) / 'sweep' / 'sweep.json'}, plot: {Path(args.out) / 'sweep' / 'pareto.png'}")
+    return 1 if result["errors"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
     p.set_defaults(func=cmd_flow)
     for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
-                       ("vectors", "freeze reference vectors and their fixed-point outputs")):
+                       ("vectors", "freeze reference vectors and their fixed-point outputs"),
+                       ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
+                       ("sim", "cocotb simulation of the RTL top over the frozen vectors")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
@@ -102,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vectors", type=int, default=1000,
                    help="with --model: random test vectors on the inputs' grids (default: %(default)s)")
     p.set_defaults(func=cmd_hls)
+    p = sub.add_parser("sweep", help="grid over bit widths and layer sizes: NDCG@10, resources, latency")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
+    p.add_argument("--config", default=None, help="design config YAML; its 'sweep' section is the grid")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local processes)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: sweep.workers)")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("eval", help="print the trained models' metrics")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.set_defaults(func=cmd_eval)

@@ -55,6 +55,36 @@ class ModelConfig(Section):
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 
+class DistillConfig(Section):
+    """Distillation of the text tower from a sentence encoder (optional extra ``teacher``)."""
+
+    enabled: bool = True
+    teacher: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
+    epochs: int = Field(60, ge=1, description="epochs over the item titles")
+    learning_rate: float = Field(1e-2, gt=0)
+    holdout: float = Field(0.1, gt=0, lt=1, description="share of items held out for the cosine report")
+    compare: bool = Field(True, description="also train hybrid_float without distillation (NDCG with/without)")
+    cold_threshold: int = Field(20, ge=0, description="items with at most this many training interactions are cold")
+
+
+class LoraConfig(Section):
+    """LoRA against full fine-tuning on a temporal adaptation task (earlier -> later timeline)."""
+
+    enabled: bool = True
+    rank: int = Field(2, ge=1, le=64)
+    alpha: float = Field(4.0, gt=0)
+    targets: list[str] = Field(default_factory=lambda: ["text_dense", "fusion"],
+                               description="layer names or name prefixes that get adapters")
+    split: float = Field(0.8, gt=0, lt=1, description="share of the training timeline the base model sees")
+    base_epochs: int = Field(8, ge=1)
+    epochs: int = Field(4, ge=1, description="adaptation epochs (full fine-tuning and LoRA alike)")
+    learning_rate: float = Field(1e-3, gt=0, description="full fine-tuning learning rate")
+    lora_learning_rate: float = Field(1e-2, gt=0)
+    batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
+    variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
+    cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
+
+
 class TrainConfig(Section):
     epochs: int = Field(30, ge=1)
     qat_epochs: int = Field(15, ge=1)
@@ -67,6 +97,34 @@ class TrainConfig(Section):
                            "gnn_float", "text_float"]] = Field(
         default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"])
     seed: int = 0
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+
+class SweepConfig(Section):
+    """Grid of ``codesign sweep``: every combination of bit width and layer size."""
+
+    bits: list[int] = Field(default_factory=lambda: [4, 6, 8], min_length=1)
+    sizes: list[int] = Field(default_factory=lambda: [4, 8], min_length=1,
+                             description="embedding, GNN, token and text width (fusion = 2x)")
+    epochs: int = Field(4, ge=1)
+    qat_epochs: int = Field(3, ge=1)
+    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    workers: int = Field(1, ge=1, description="local worker processes")
+
+    @field_validator("bits")
+    @classmethod
+    def _bit_range(cls, bits: list[int]) -> list[int]:
+        if any(not 2 <= b <= 16 for b in bits):
+            raise ValueError("every bit width must be within 2..16")
+        return bits
+
+    @field_validator("sizes")
+    @classmethod
+    def _size_range(cls, sizes: list[int]) -> list[int]:
+        if any(not 1 <= s <= 256 for s in sizes):
+            raise ValueError("every layer size must be within 1..256")
+        return sizes
 
 
 class VectorsConfig(Section):
@@ -85,6 +143,18 @@ class HlsConfig(Section):
     cosim: bool = Field(False, description="also run C/RTL co-simulation (slow)")
 
 
+class RtlConfig(Section):
+    """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
+
+    variant: Literal["hybrid_quant"] = "hybrid_quant"
+    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(True, description="run the yosys resource estimate")
+    simulators: list[Literal["verilator", "icarus"]] = Field(
+        default_factory=lambda: ["verilator", "icarus"], min_length=1)
+    verilator_vectors: int = Field(10000, ge=1)
+    icarus_vectors: int = Field(1000, ge=1)
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
@@ -93,6 +163,8 @@ class DesignConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     vectors: VectorsConfig = Field(default_factory=VectorsConfig)
     hls: HlsConfig = Field(default_factory=HlsConfig)
+    rtl: RtlConfig = Field(default_factory=RtlConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
 
     @field_validator("board")
     @classmethod

@@ -15,7 +15,10 @@ TINY = {
     "model": {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4,
               "fusion_units": [8]},
     "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 4096,
-              "variants": ["hybrid_quant", "gnn_quant", "text_quant"]},
+              "variants": ["hybrid_quant", "gnn_quant", "text_quant"],
+              # distillation stays on (cheap); its comparison run and the LoRA experiment are
+              # tested apart (tests/test_train_efficiency.py)
+              "distill": {"epochs": 10, "compare": False}, "lora": {"enabled": False}},
 }
 
 

@@ -21,8 +21,11 @@ def shapes_of(data: RecData) -> Shapes:
     return Shapes(data.n_nodes, data.vocab_size, data.k, data.node_tokens.shape[1])
 
 
-def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
-    """Trains the variants (and the float twins their QAT starts from); returns metrics."""
+def train_variants(design: Design, data: RecData, variants: list[str], prepare=None) -> dict:
+    """Trains the variants (and the float twins their QAT starts from); returns metrics.
+
+    ``prepare(variant, model)``, when given, runs on each new model before it trains.
+    """
     cfg, tcfg = design.cfg, design.cfg.train
     models: dict[str, tf.keras.Model] = {}
     runs: dict[str, dict] = {}
@@ -33,6 +36,8 @@ def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
         kind, quantized = split_variant(variant)
         seed_everything(tcfg.seed)
         model = build_model(variant, cfg.model, shapes_of(data))
+        if prepare is not None:
+            prepare(variant, model)
         epochs, lr = tcfg.epochs, tcfg.learning_rate
         pretrain = 0.0
         if quantized and tcfg.qat_from_float:
@@ -51,7 +56,7 @@ def train_variants(design: Design, data: RecData, variants: list[str]) -> dict:
     for variant in variants:
         train(variant)
         model = models[variant]
-        metrics = evaluate(model, data, "test", full=True)
+        metrics = evaluate(model, data, "test", full=True, per_user=True)
         per_user[variant] = metrics.pop("per_user_ndcg10")
         run = runs[variant]
         out[variant] = {**metrics, "params": int(model.count_params()),
@@ -76,13 +81,15 @@ def paired_comparisons(per_user: dict[str, np.ndarray], base: str = "hybrid_quan
 
 @register_step("train", sections=("model", "train"), after=("data",))
 def train_step(design: Design) -> dict:
+    from codesign.train.extras import TrainingExtras  # distillation, LoRA (issue 5)
     data = load_data(design)
-    models, per_user = train_variants(design, data, list(design.cfg.train.variants))
+    extras = TrainingExtras(design, data, shapes_of(data))
+    models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
     popularity = evaluate(popularity_scorer(data), data, "test", full=True)
-    popularity.pop("per_user_ndcg10")
     np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user)
     comparisons = paired_comparisons(per_user)
-    result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity}}
+    result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity},
+              **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
                  for v in models}, design.path("train") / "curves.png")

@@ -1,0 +1,1 @@
+"""Design-space sweep: bit widths x layer sizes -> NDCG@10, resources, latency."""

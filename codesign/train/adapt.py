@@ -1,0 +1,167 @@
+"""Full fine-tuning against LoRA on one adaptation task: the earlier timeline -> the later one.
+
+Task: a base model is trained on the earliest ``lora.split`` share of the training
+interactions (its ego-graphs drawn from that part of the graph only). It is then adapted
+to the remaining, later interactions (ego-graphs from the whole training graph) for
+``lora.epochs`` epochs, once with every weight trainable (full fine-tuning) and once with
+only LoRA adapters on the targeted dense layers. Both runs see the very same sampled
+epochs (negatives and neighbours drawn once, up front), so wall time compares the training
+itself: sampling time is reported apart. Both are scored on the test split (every user's
+last interaction), like the main models; the adapters are merged before scoring.
+
+What makes LoRA cheap here: the adapters sit on the text tower's dense layer and the fusion
+MLP, on top of a frozen base, so the inputs of the adapted head (the GNN readout and the
+pooled title) do not change during adaptation. They are computed once per epoch in inference
+mode, and only the small head runs forward and backward (``lora.cache_frozen``). The time of
+plain LoRA through the whole graph is reported as well (``time_ratio_uncached``).
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from codesign.data.dataset import RecData
+from codesign.data.egograph import NeighbourTable
+from codesign.flow import Design
+from codesign.models.hybrid import build_model
+from codesign.train.evaluate import evaluate
+from codesign.train.lora import _objects, add_lora, merge_lora, trainable_count
+from codesign.train.loop import fit, seed_everything
+
+
+def temporal_split(train: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the earliest ``share`` of interactions (by timestamp) and of the rest."""
+    order = np.argsort(train[:, 2], kind="stable")
+    cut = int(round(share * len(order)))
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+def with_positives(data: RecData, rows: np.ndarray, graph_rows: np.ndarray | None = None) -> RecData:
+    """A view of ``data`` whose training positives are ``rows`` (and graph ``graph_rows``)."""
+    view = copy.copy(data)
+    view.train = data.train[rows]
+    if graph_rows is not None:
+        view.train_table = NeighbourTable(data.train[graph_rows], data.n_nodes, data.cfg.neighbour_order,
+                                          data.cfg.seed)
+    return view
+
+
+def _clone(model: tf.keras.Model) -> tf.keras.Model:
+    with tf.keras.utils.custom_object_scope(_objects()):
+        twin = tf.keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+class _Run:
+    """One adaptation run, trained an epoch at a time so that runs can be interleaved."""
+
+    def __init__(self, model: tf.keras.Model, learning_rate: float, batch_size: int, cached: bool = False):
+        self.model, self.batch_size, self.seconds = model, batch_size, 0.0
+        self.prefix, self.net = split_head(model) if cached else (None, model)
+        self.net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                         loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+
+    def epoch(self, x: dict, y: np.ndarray) -> None:
+        start = time.perf_counter()
+        if self.prefix is not None:  # the frozen base's outputs, once, in inference mode
+            x = self.prefix.predict([x[i.name.split(":")[0]] for i in self.prefix.inputs],
+                                    batch_size=16384, verbose=0)
+        self.net.fit(x, y, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
+        self.seconds += time.perf_counter() - start
+
+
+def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]:
+    """(frozen prefix: inputs -> the fusion's inputs, head: those -> score), sharing layers.
+
+    The prefix ends at the fusion's inputs, except that the text branch is cut before
+    ``text_dense`` (at the pooled title) since that layer carries an adapter. The head
+    re-applies the adapted model's own layer objects, so training it trains the adapters of
+    ``adapted``; ``head(prefix(x)) == adapted(x)``.
+    """
+    names = [l.name for l in adapted.layers]
+    if "fusion_concat" not in names or "text_dense" not in names:
+        raise ValueError("the frozen-prefix split needs a hybrid model (text tower and fusion)")
+    text_out = adapted.get_layer("text_relu").output.name
+    parts = adapted.get_layer("fusion_concat").input
+    pooled = adapted.get_layer("title_pool_q").output
+    cut = [pooled if t.name == text_out else t for t in parts]
+    prefix = tf.keras.Model(adapted.inputs, cut, name="frozen_prefix")
+    if prefix.trainable_weights:
+        raise ValueError("the frozen-prefix split needs every layer below the adapters frozen: "
+                         f"{[w.name for w in prefix.trainable_weights]} are trainable")
+    feeds = [tf.keras.Input(t.shape[1:], name=f"part{j}") for j, t in enumerate(cut)]
+    head_parts = [adapted.get_layer("text_relu")(adapted.get_layer("text_dense")(f)) if t.name == text_out
+                  else f for f, t in zip(feeds, parts)]
+    h = adapted.get_layer("fusion_concat")(head_parts)
+    for layer in adapted.layers[names.index("fusion_concat") + 1:]:
+        h = layer(h)
+    return prefix, tf.keras.Model(feeds, h, name="adapted_head")
+
+
+def _metrics(model: tf.keras.Model, data: RecData) -> dict:
+    return {k: round(v, 5) for k, v in evaluate(model, data, "test", full=True).items()}
+
+
+def lora_experiment(design: Design, data: RecData, shapes) -> dict:
+    """Runs the task above; returns times, trainable counts, NDCG@10 and their ratios."""
+    cfg, tcfg, lcfg = design.cfg, design.cfg.train, design.cfg.train.lora
+    early, late = temporal_split(data.train, lcfg.split)
+    seed_everything(tcfg.seed)
+    base = build_model(lcfg.variant, cfg.model, shapes)
+    base_run = fit(base, with_positives(data, early, graph_rows=early), epochs=lcfg.base_epochs,
+                   learning_rate=tcfg.learning_rate, batch_size=tcfg.batch_size,
+                   negatives=cfg.data.train_negatives, patience=tcfg.patience, seed=tcfg.seed,
+                   desc="lora base (early timeline)")
+    later = with_positives(data, late)
+    rng = np.random.default_rng(tcfg.seed + 1)
+    start = time.perf_counter()
+    epochs = [later.training_epoch(rng, cfg.data.train_negatives) for _ in range(lcfg.epochs)]
+    sample_seconds = time.perf_counter() - start
+
+    def adapters() -> tf.keras.Model:
+        seed_everything(tcfg.seed)  # the same adapter initialisation for both LoRA runs
+        return add_lora(base, lcfg.targets, lcfg.rank, lcfg.alpha)
+
+    full = _Run(_clone(base), lcfg.learning_rate, tcfg.batch_size)
+    lora = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size, cached=lcfg.cache_frozen)
+    plain = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size)
+    # interleaved epoch by epoch: load from other processes on a shared machine hits all alike
+    for x, y in epochs:
+        for run in (full, lora, plain):
+            run.epoch(x, y)
+    adapted = lora.model
+    lora_trainable = trainable_count(adapted)
+    full_seconds, lora_seconds, plain_seconds = full.seconds, lora.seconds, plain.seconds
+    merged = merge_lora(adapted)
+    x = {k: v[:4096] for k, v in epochs[0][0].items()}
+    merge_diff = float(np.abs(merged.predict(x, verbose=0) - adapted.predict(x, verbose=0)).max())
+
+    base_m, full_m, lora_m = _metrics(base, data), _metrics(full.model, data), _metrics(merged, data)
+    plain_m = _metrics(merge_lora(plain.model), data)
+    full_trainable = trainable_count(full.model)
+    return {
+        "task": f"base trained on the earliest {lcfg.split:.0%} of training interactions, adapted "
+                f"to the later {1 - lcfg.split:.0%} for {lcfg.epochs} epochs; test = last interaction",
+        "variant": lcfg.variant, "rank": lcfg.rank, "alpha": lcfg.alpha,
+        "targets": [l.name for l in adapted.layers if l.trainable_weights],
+        "early_interactions": int(len(early)), "late_interactions": int(len(late)),
+        "base_epochs_run": base_run["epochs_run"], "base": base_m,
+        "full": {**full_m, "seconds": round(full_seconds, 3), "trainable": full_trainable,
+                 "batch_size": tcfg.batch_size, "learning_rate": lcfg.learning_rate},
+        "lora": {**lora_m, "seconds": round(lora_seconds, 3), "trainable": lora_trainable,
+                 "cache_frozen": lcfg.cache_frozen, "batch_size": lcfg.batch_size,
+                 "learning_rate": lcfg.lora_learning_rate},
+        "lora_uncached": {**plain_m, "seconds": round(plain_seconds, 3)},
+        "sample_seconds": round(sample_seconds, 3),
+        "merge_max_abs_diff": merge_diff,
+        "time_ratio": round(lora_seconds / full_seconds, 4),
+        "time_ratio_uncached": round(plain_seconds / full_seconds, 4),
+        "trainable_ratio": round(lora_trainable / full_trainable, 5),
+        "ndcg10_ratio": round(lora_m["ndcg10"] / full_m["ndcg10"], 4) if full_m["ndcg10"] else None,
+        "ndcg10_full_ratio": (round(lora_m["ndcg10_full"] / full_m["ndcg10_full"], 4)
+                              if full_m["ndcg10_full"] else None),
+    }

@@ -1,0 +1,79 @@
+"""codesign sweep: grid, estimate, Pareto front, resume, local and Dask executors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from codesign.config import ConfigError, parse_config
+from codesign.models.hybrid import Shapes, build_model
+from codesign.sweep.estimate import estimate
+from codesign.sweep.runner import finished, grid, pareto, point_key, run_sweep
+
+# small and short: each point trains hybrid_float + hybrid_quant for one epoch each
+SWEEP = {"name": "sw",
+         "model": {"gnn_channels": [2, 2], "fusion_units": [4]},
+         "train": {"batch_size": 8192, "distill": {"enabled": False}},
+         "sweep": {"bits": [4], "sizes": [2], "epochs": 1, "qat_epochs": 1}}
+
+
+def test_grid_points_and_config_errors():
+    cfg = parse_config({"sweep": {"bits": [4, 8], "sizes": [4, 8, 16]}})
+    points = grid(cfg)
+    assert sorted(points) == sorted(f"w{b}_s{s}" for b in (4, 8) for s in (4, 8, 16))
+    tree = points["w4_s16"]
+    assert tree["model"]["quant"]["weight_bits"] == 4 and tree["model"]["gnn_channels"] == [16, 16]
+    assert tree["model"]["fusion_units"] == [32] and tree["train"]["variants"] == ["hybrid_quant"]
+    parse_config(tree)  # every point is a valid design
+    with pytest.raises(ConfigError, match="sweep.bits"):
+        parse_config({"sweep": {"bits": [1]}})
+
+
+def test_estimate_grows_with_bits():
+    shapes = Shapes(n_nodes=50, vocab_size=20, fanout=2, title_length=8)
+    luts = []
+    for bits in (4, 8):
+        cfg = parse_config({"model": {"quant": {"weight_bits": bits, "activation_bits": bits,
+                                                "embedding_bits": bits}}})
+        est = estimate(build_model("hybrid_quant", cfg.model, shapes), latency_cutoff=5, clock_ns=10.0)
+        assert est["stages"] >= 1 and est["latency_ns"] == est["stages"] * 10.0 and "estimate" in est["label"]
+        luts.append(est["lut"])
+    assert 0 < luts[0] < luts[1]
+
+
+def test_pareto_front():
+    def p(i, ndcg, lut, ns):
+        return {"id": i, "ndcg10": ndcg, "estimate": {"lut": lut, "latency_ns": ns}}
+    points = [p("a", 0.30, 100, 50), p("b", 0.25, 50, 50), p("c", 0.24, 60, 60), p("d", 0.30, 100, 40)]
+    assert pareto(points) == ["b", "d"]
+
+
+def test_sweep_resumes_and_runs_on_dask(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    logs = []
+    cfg = parse_config(SWEEP)
+    first = run_sweep(tmp_path, cfg, log=logs.append)           # local process pool
+    assert not first["errors"] and [r["id"] for r in first["points"]] == ["w4_s2"]
+    kept = tmp_path / "sweep" / "points" / "w4_s2" / "point.json"
+    stamp = kept.stat().st_mtime_ns
+    # the grid grows (as after an interruption): the finished point is kept, the new one runs on Dask
+    bigger = parse_config({**SWEEP, "sweep": {**SWEEP["sweep"], "bits": [4, 6]}})
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        second = run_sweep(tmp_path, bigger, scheduler=cluster.scheduler_address, log=logs.append)
+    assert any("1 kept, 1 to run (dask" in line for line in logs), logs
+    assert kept.stat().st_mtime_ns == stamp
+    assert not second["errors"] and sorted(r["id"] for r in second["points"]) == ["w4_s2", "w6_s2"]
+    third = run_sweep(tmp_path, bigger, log=logs.append)
+    assert "2 kept, 0 to run" in logs[-1]
+    assert third["points"] == second["points"]
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert saved["pareto"] and (tmp_path / "sweep" / "pareto.png").stat().st_size > 1000
+    for r in saved["points"]:
+        assert 0 <= r["ndcg10"] <= 1 and r["estimate"]["lut"] > 0
+    # a point whose config changed is not taken as finished
+    tree = grid(bigger)["w4_s2"]
+    assert finished(kept.parent, point_key(tree, 5.0)) is not None
+    assert finished(kept.parent, point_key(tree, 4.0)) is None
+    np.testing.assert_equal(saved["errors"], {})
