@@ -36,7 +36,7 @@ echo "== installing Python packages into $VENV (pinned by constraints.txt; ~2 mi
 "$VENV/bin/pip" install -q --disable-pip-version-check "pip<26"
 # MovieLens-100K ships inside the recbole wheel; its own dependencies are not needed
 "$VENV/bin/pip" install -q --no-deps recbole==1.2.1
-"$VENV/bin/pip" install -q -c constraints.txt -e ".[hw,teacher,test]"
+"$VENV/bin/pip" install -q -c constraints.txt -e ".[hw,teacher,sweep,test]"
 # recbole is installed only for its data files, without its own dependencies
 broken=$("$VENV/bin/pip" check 2>&1 | grep -v -e '^recbole ' -e '^No broken' || true)
 if [ -n "$broken" ]; then
