@@ -49,12 +49,38 @@ def test_pareto_front():
     assert pareto(points) == ["b", "d"]
 
 
-def test_sweep_resumes_and_runs_on_dask(tmp_path):
-    distributed = pytest.importorskip("distributed")
+def _check_saved(root, ids):
+    saved = json.loads((root / "sweep" / "sweep.json").read_text())
+    assert sorted(r["id"] for r in saved["points"]) == ids and saved["errors"] == {}
+    assert saved["pareto"] and (root / "sweep" / "pareto.png").stat().st_size > 1000
+    for r in saved["points"]:
+        assert 0 <= r["ndcg10"] <= 1 and r["estimate"]["lut"] > 0
+
+
+def test_sweep_resumes(tmp_path):
     logs = []
     cfg = parse_config(SWEEP)
     first = run_sweep(tmp_path, cfg, log=logs.append)           # local process pool
     assert not first["errors"] and [r["id"] for r in first["points"]] == ["w4_s2"]
+    kept = tmp_path / "sweep" / "points" / "w4_s2" / "point.json"
+    stamp = kept.stat().st_mtime_ns
+    again = run_sweep(tmp_path, cfg, log=logs.append)
+    assert "1 kept, 0 to run" in logs[-1] and kept.stat().st_mtime_ns == stamp
+    assert again["points"] == first["points"]
+    _check_saved(tmp_path, ["w4_s2"])
+    # a point whose config changed is not taken as finished
+    tree = grid(cfg)["w4_s2"]
+    assert finished(kept.parent, point_key(tree, 5.0)) is not None
+    assert finished(kept.parent, point_key(tree, 4.0)) is None
+    tree["model"]["quant"]["recip_bits"] = 6
+    assert finished(kept.parent, point_key(tree, 5.0)) is None
+
+
+@pytest.mark.slow
+def test_grown_sweep_runs_only_new_points_on_dask(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    logs = []
+    run_sweep(tmp_path, parse_config(SWEEP), log=logs.append)
     kept = tmp_path / "sweep" / "points" / "w4_s2" / "point.json"
     stamp = kept.stat().st_mtime_ns
     # the grid grows (as after an interruption): the finished point is kept, the new one runs on Dask
@@ -63,20 +89,8 @@ def test_sweep_resumes_and_runs_on_dask(tmp_path):
                                   dashboard_address=None) as cluster:
         second = run_sweep(tmp_path, bigger, scheduler=cluster.scheduler_address, log=logs.append)
     assert any("1 kept, 1 to run (dask" in line for line in logs), logs
-    assert kept.stat().st_mtime_ns == stamp
-    assert not second["errors"] and sorted(r["id"] for r in second["points"]) == ["w4_s2", "w6_s2"]
-    third = run_sweep(tmp_path, bigger, log=logs.append)
-    assert "2 kept, 0 to run" in logs[-1]
-    assert third["points"] == second["points"]
-    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert saved["pareto"] and (tmp_path / "sweep" / "pareto.png").stat().st_size > 1000
-    for r in saved["points"]:
-        assert 0 <= r["ndcg10"] <= 1 and r["estimate"]["lut"] > 0
-    # a point whose config changed is not taken as finished
-    tree = grid(bigger)["w4_s2"]
-    assert finished(kept.parent, point_key(tree, 5.0)) is not None
-    assert finished(kept.parent, point_key(tree, 4.0)) is None
-    np.testing.assert_equal(saved["errors"], {})
+    assert kept.stat().st_mtime_ns == stamp and not second["errors"]
+    _check_saved(tmp_path, ["w4_s2", "w6_s2"])
 
 
 def test_traced_datapath_matches_the_keras_model():
