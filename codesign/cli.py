@@ -40,6 +40,25 @@ def cmd_step(args) -> int:
     return 0
 
 
+def cmd_hls(args) -> int:
+    if args.model:
+        from codesign.hls.byom import run_byom
+        cfg = load_config(args.config)
+        if args.board:
+            cfg.board = args.board
+        summary = run_byom(Path(args.model), Path(args.out), cfg, n_vectors=args.vectors)
+        print(f"summary: {Path(args.out) / 'summary.json'}")
+        return 0 if summary["steps"]["hls"]["mismatches"] == 0 else 1
+    from codesign.flow import load_steps, run_step, update_summary
+    load_steps()
+    design = _design(args)
+    if args.board:
+        design.cfg.board = args.board
+    run_step(design, "hls", force=args.force)
+    update_summary(design)
+    return 0
+
+
 def format_models(models: dict) -> str:
     """The train metrics as a plain-text table."""
     cols = ["ndcg10", "hr10", "ndcg10_full", "params", "train_seconds"]
@@ -79,10 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
     p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
     p.set_defaults(func=cmd_flow)
-    for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant")):
+    for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
+                       ("vectors", "freeze reference vectors and their fixed-point outputs"),
+                       ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
+                       ("sim", "cocotb simulation of the RTL top over the frozen vectors")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
+    p = sub.add_parser("hls", help="hls4ml project + bit-exact C simulation (+ synthesis if the tool is on PATH)")
+    _common(p)
+    p.add_argument("--board", default=None, help="target board (default: the design's)")
+    p.add_argument("--model", default=None, help="bring your own model: a saved .h5/.keras of supported layers")
+    p.add_argument("--vectors", type=int, default=1000,
+                   help="with --model: random test vectors on the inputs' grids (default: %(default)s)")
+    p.set_defaults(func=cmd_hls)
     p = sub.add_parser("sweep", help="grid over bit widths and layer sizes: NDCG@10, resources, latency")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
     p.add_argument("--config", default=None, help="design config YAML; its 'sweep' section is the grid")

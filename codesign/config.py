@@ -30,7 +30,7 @@ class DataConfig(Section):
     title_length: int = Field(8, ge=1, le=32)
     min_token_count: int = Field(2, ge=1)
     eval_negatives: int = Field(99, ge=1)
-    train_negatives: int = Field(4, ge=1, description="sampled negatives per training positive")
+    train_negatives: int = Field(8, ge=1, description="sampled negatives per training positive")
     seed: int = 0
 
 
@@ -128,12 +128,43 @@ class SweepConfig(Section):
         return sizes
 
 
+class VectorsConfig(Section):
+    real: int = Field(12000, ge=1, description="test-split requests (positives + sampled negatives) frozen")
+    random: int = Field(2000, ge=0, description="requests with uniformly random inputs over their full grids")
+    seed: int = 0
+
+
+class HlsConfig(Section):
+    backend: Literal["Vitis", "Vivado", "VivadoAccelerator"] = "Vitis"
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    reuse_factor: int = Field(1, ge=1, le=1024)
+    clock_period_ns: float | None = Field(None, gt=0, description="default: the board's clock")
+    synth: bool = Field(True, description="run C synthesis when vitis_hls/vivado_hls is on PATH")
+    cosim: bool = Field(False, description="also run C/RTL co-simulation (slow)")
+
+
+class RtlConfig(Section):
+    """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
+
+    variant: Literal["hybrid_quant"] = "hybrid_quant"
+    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(True, description="run the yosys resource estimate")
+    simulators: list[Literal["verilator", "icarus"]] = Field(
+        default_factory=lambda: ["verilator", "icarus"], min_length=1)
+    verilator_vectors: int = Field(10000, ge=1)
+    icarus_vectors: int = Field(1000, ge=1)
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    vectors: VectorsConfig = Field(default_factory=VectorsConfig)
+    hls: HlsConfig = Field(default_factory=HlsConfig)
+    rtl: RtlConfig = Field(default_factory=RtlConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
 
     @field_validator("board")

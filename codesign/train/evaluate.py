@@ -36,20 +36,22 @@ def popularity_scorer(data: RecData) -> Scorer:
 
 
 def evaluate(model: Union[tf.keras.Model, Scorer], data: RecData, split: str = "test",
-             full: bool = True, users: np.ndarray | None = None) -> dict:
+             full: bool = True, users: np.ndarray | None = None, per_user: bool = False) -> dict:
     """HR@10 and NDCG@10 against sampled negatives; NDCG@10 over all unseen items if ``full``.
 
     ``model`` is a Keras model or a scorer; ``users`` (0-based rows of the split) restricts
-    the report, e.g. to the users whose held-out item is cold.
+    the report, e.g. to the users whose held-out item is cold; ``per_user`` adds the array
+    ``per_user_ndcg10`` (sampled protocol) for paired comparisons.
     """
     scorer = model_scorer(model, data) if isinstance(model, tf.keras.Model) else model
     held = data.valid if split == "valid" else data.test
     rows = np.arange(len(held)) if users is None else users
     items = np.concatenate([held[rows, 1:2], data.negatives[split][rows]], axis=1)
     s = scorer(np.repeat(held[rows, 0], items.shape[1]), items.ravel()).reshape(items.shape)
-    per_user = ndcg(s[:, 0], s[:, 1:])
-    out = {"ndcg10": float(per_user.mean()), "hr10": float(hit_rate(s[:, 0], s[:, 1:]).mean()),
-           "per_user_ndcg10": per_user}
+    user_ndcg = ndcg(s[:, 0], s[:, 1:])
+    out = {"ndcg10": float(user_ndcg.mean()), "hr10": float(hit_rate(s[:, 0], s[:, 1:]).mean())}
+    if per_user:
+        out["per_user_ndcg10"] = user_ndcg
     if full:
         out["ndcg10_full"] = full_ranking_ndcg(scorer, data, split, rows)
     return out

@@ -15,7 +15,7 @@ def plot_curves(histories: dict[str, list[dict]], path: Path) -> Path:
     for name, history in histories.items():
         ax.plot([h["epoch"] + 1 for h in history], [h["valid_ndcg10"] for h in history],
                 marker="o", ms=3, label=name)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (quantized variants: QAT epochs, started from their float twin)")
     ax.set_ylabel("validation NDCG@10 (99 sampled negatives)")
     ax.grid(alpha=0.3)
     ax.legend()

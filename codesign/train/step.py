@@ -56,7 +56,7 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
     for variant in variants:
         train(variant)
         model = models[variant]
-        metrics = evaluate(model, data, "test", full=True)
+        metrics = evaluate(model, data, "test", full=True, per_user=True)
         per_user[variant] = metrics.pop("per_user_ndcg10")
         run = runs[variant]
         out[variant] = {**metrics, "params": int(model.count_params()),
@@ -86,7 +86,6 @@ def train_step(design: Design) -> dict:
     extras = TrainingExtras(design, data, shapes_of(data))
     models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
     popularity = evaluate(popularity_scorer(data), data, "test", full=True)
-    popularity.pop("per_user_ndcg10")
     np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user)
     comparisons = paired_comparisons(per_user)
     result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity},

@@ -1,0 +1,1 @@
+"""cocotb simulation of the RTL: runner, reusable testbench pieces, the ``sim`` step."""

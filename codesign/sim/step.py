@@ -1,0 +1,115 @@
+"""The ``sim`` step: the cocotb bench of the top over the frozen vectors, per simulator.
+
+Writes ``sim/rtlsim.json``: per simulator ``samples``, ``mismatches``, ``first_mismatch``,
+``latency_cycles`` (first input beat to first output beat), ``ii`` (cycles between accepted
+requests at full throughput), ``beats_per_request``, simulated requests per wall-clock
+second, simulator name and version; the first simulator's figures also at the top level,
+with the latency at the board clock beside the Keras model's CPU time (batch 1, median).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from codesign.boards import load_board
+from codesign.flow import Design, register_step, write_json
+
+
+def select_vectors(design: Design, n: int, out: Path) -> tuple[Path, dict]:
+    """The first ``n`` frozen vectors, every corner case and random request included.
+
+    Writes them (``nodes``, ``tokens``, ``expected`` flat) to ``out``; returns its path and the
+    count per kind.
+    """
+    from codesign.vectors.step import load_vectors
+    inputs, expected, kind = load_vectors(design.path("vectors") / "vectors.npz")
+    if "adjacency" in inputs:
+        raise ValueError("the RTL top has a static graph: the vectors hold an adjacency input")
+    special = np.flatnonzero(kind != "test")[:n]
+    test = np.flatnonzero(kind == "test")[: n - len(special)]
+    pick = np.sort(np.concatenate([test, special]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, nodes=inputs["nodes"][pick], tokens=inputs["tokens"][pick],
+             expected=np.asarray(expected[pick], np.float64).reshape(len(pick)))
+    names, counts = np.unique(kind[pick], return_counts=True)
+    return out, dict(zip(names.tolist(), counts.tolist()))
+
+
+def keras_cpu_latency(model, vectors: Path, runs: int = 200) -> dict:
+    """Median wall time of one request through the Keras model (batch 1, eager call)."""
+    vec = np.load(vectors)
+    inputs = {"nodes": vec["nodes"][:1], "tokens": vec["tokens"][:1]}
+    for _ in range(10):
+        model(inputs, training=False)
+    times = []
+    for i in range(runs):
+        start = time.perf_counter()
+        model(inputs, training=False)
+        times.append(time.perf_counter() - start)
+    return {"median_us": float(np.median(times) * 1e6), "p90_us": float(np.percentile(times, 90) * 1e6),
+            "runs": runs, "how": "model(x, training=False), batch 1, after 10 warm-up calls"}
+
+
+def simulate(design: Design, build: dict, sim: str, n: int) -> dict:
+    from codesign.compare import compare
+    from codesign.sim.runner import TB_DIR, missing_simulator, run_cocotb, simulator_version
+    reason = missing_simulator(sim)
+    if reason:
+        return {"simulator": sim, "skipped": reason}
+    out = design.path("sim") / sim
+    vectors, kinds = select_vectors(design, n, out / "vectors.npz")
+    result_path, scores_path = out / "result.json", out / "scores.npy"
+    for p in (result_path, scores_path):
+        p.unlink(missing_ok=True)
+    start = time.perf_counter()
+    error = None
+    try:
+        run_cocotb(sim, build["sources"], build["toplevel"], "test_top", design.path("sim") / "build",
+                   module_dir=TB_DIR / "top", libdirs=build["libdirs"],
+                   extra_env={"CODESIGN_BUILD": design.path("rtl") / "build.json", "CODESIGN_VECTORS": vectors,
+                              "CODESIGN_RESULT": result_path, "CODESIGN_SCORES": scores_path})
+    except (RuntimeError, SystemExit) as err:
+        error = str(err)
+    measured = json.loads(result_path.read_text()) if result_path.is_file() else {}
+    expected = np.load(vectors)["expected"]
+    cmp = (compare(expected, np.load(scores_path)) if scores_path.is_file()
+           else {"samples": 0, "mismatches": None, "first_mismatch": None})
+    return {**cmp, "kinds": kinds, "simulator": sim, "version": simulator_version(sim),
+            "latency_cycles": measured.get("latency_cycles"), "ii": measured.get("ii"),
+            "beats_per_request": measured.get("beats_per_request"),
+            "requests_per_second": measured.get("requests_per_second"),
+            "sim_wall_seconds": measured.get("wall_seconds"),
+            "total_seconds": round(time.perf_counter() - start, 1),
+            **({"error": error} if error else {})}
+
+
+@register_step("sim", sections=("rtl",), after=("rtl", "vectors"))
+def sim_step(design: Design) -> dict:
+    from codesign.train.step import load_trained
+    cfg = design.cfg
+    build = json.loads((design.path("rtl") / "build.json").read_text())
+    runs = {}
+    for sim in cfg.rtl.simulators:
+        n = cfg.rtl.verilator_vectors if sim == "verilator" else cfg.rtl.icarus_vectors
+        runs[sim] = simulate(design, build, sim, n)
+    board = load_board(cfg.board)
+    first = next((r for r in runs.values() if "skipped" not in r), {})
+    cycles = first.get("latency_cycles")
+    result = {key: first.get(key) for key in ("samples", "mismatches", "first_mismatch", "latency_cycles",
+                                              "ii", "beats_per_request", "requests_per_second", "simulator",
+                                              "version")}
+    model = load_trained(design, cfg.rtl.variant)
+    result.update({
+        "reference": "codesign.fixedpoint via the vectors step", "simulators": runs,
+        "board": cfg.board, "clock_mhz": board.clock_mhz,
+        "latency_us_at_board_clock": None if cycles is None else cycles * board.clock_ns / 1000,
+        "interval_us_at_board_clock": None if first.get("ii") is None else first["ii"] * board.clock_ns / 1000,
+        "keras_cpu_batch1": keras_cpu_latency(model, design.path("sim") / cfg.rtl.simulators[0] / "vectors.npz"),
+        "passed": bool(first) and all(r.get("mismatches") == 0 and "error" not in r
+                                      for r in runs.values() if "skipped" not in r),
+    })
+    write_json(design.path("sim") / "rtlsim.json", result)
+    return result

@@ -1,0 +1,105 @@
+"""The AXI-Stream packing of a request and of a score: defined once, used everywhere.
+
+The testbench, the PYNQ driver and the reference all pack and unpack through these
+functions; the Verilog top (``kernels/rtl/recommender_top.v``) implements the same layout.
+
+Request beat (``request_bits`` wide, one beat per request):
+    ``N`` node ids, then ``L`` title token ids, each an unsigned ``id_bits`` (16) field,
+    field 0 in the lowest bits, the rest zero. In memory this is a little-endian array of
+    ``uint16``: ``[nodes..., tokens..., 0...]`` — what the DMA reads, byte 0 = bits 7:0.
+    Default design: 6 + 8 ids = 224 bits, padded to a 256-bit stream.
+Score beat (32 bits): the exact score accumulator as a two's-complement ``int32`` with
+    ``score_frac_bits`` fractional bits (score = int32 / 2**score_frac_bits).
+tlast: on the last beat of a transfer; the top copies it to that request's score.
+
+Why one beat: the core is fully pipelined (II = 1). Packing a whole request into a single
+beat lets the top accept one request per clock cycle; a narrower stream (e.g. 64 bits) would
+make the core wait ``beats`` cycles per request for nothing. The width is the request size
+rounded up to a power of two (AXI DMA and interconnect widths), at most 1024 bits.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+ID_BITS = 16
+SCORE_BITS = 32
+MAX_STREAM_BITS = 1024
+
+
+@dataclass(frozen=True)
+class StreamLayout:
+    """How requests and scores sit on the streams of one design."""
+
+    n_nodes: int
+    title_length: int
+    score_frac_bits: int
+    id_bits: int = ID_BITS
+
+    @property
+    def request_fields(self) -> int:
+        return self.n_nodes + self.title_length
+
+    @property
+    def request_bits(self) -> int:
+        """Input stream width: the request rounded up to a power of two (>= 32)."""
+        used = self.request_fields * self.id_bits
+        width = max(32, 1 << (used - 1).bit_length())
+        if width > MAX_STREAM_BITS:
+            raise ValueError(f"a request needs {used} bits, more than the {MAX_STREAM_BITS}-bit AXI DMA "
+                             f"stream: reduce data.fanout or data.title_length")
+        return width
+
+    @property
+    def request_bytes(self) -> int:
+        return self.request_bits // 8
+
+    @property
+    def beats_per_request(self) -> int:
+        return 1
+
+    score_bits: int = SCORE_BITS
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "request_bits": self.request_bits, "beats_per_request": self.beats_per_request}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StreamLayout":
+        return cls(d["n_nodes"], d["title_length"], d["score_frac_bits"], d.get("id_bits", ID_BITS))
+
+
+def pack_requests(layout: StreamLayout, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """(B, request_bytes) uint8: the request beats as the DMA reads them from memory."""
+    nodes, tokens = np.atleast_2d(nodes), np.atleast_2d(tokens)
+    if nodes.shape[1] != layout.n_nodes or tokens.shape[1] != layout.title_length:
+        raise ValueError(f"requests must be nodes (B, {layout.n_nodes}) and tokens (B, {layout.title_length}); "
+                         f"got {nodes.shape} and {tokens.shape}")
+    ids = np.concatenate([nodes, tokens], axis=1)
+    if ids.min(initial=0) < 0 or ids.max(initial=0) >= 2 ** layout.id_bits:
+        raise ValueError(f"ids must be in [0, 2**{layout.id_bits})")
+    words = np.zeros((len(ids), layout.request_bits // 16), dtype="<u2")
+    words[:, :ids.shape[1]] = ids
+    return words.view(np.uint8).reshape(len(ids), layout.request_bytes)
+
+
+def unpack_requests(layout: StreamLayout, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of ``pack_requests``: (nodes, tokens) int32 arrays."""
+    words = np.ascontiguousarray(beats, dtype=np.uint8).reshape(-1, layout.request_bytes).view("<u2")
+    ids = words[:, :layout.request_fields].astype(np.int32)
+    return ids[:, :layout.n_nodes], ids[:, layout.n_nodes:]
+
+
+def pack_scores(layout: StreamLayout, scores: np.ndarray) -> np.ndarray:
+    """(B, 4) uint8 score beats of float scores (which must lie on the score grid)."""
+    q = np.asarray(scores, np.float64) * 2.0 ** layout.score_frac_bits
+    ints = np.round(q).astype(np.int64)
+    if not np.array_equal(ints, q) or np.abs(ints).max(initial=0) >= 2 ** 31:
+        raise ValueError(f"scores are not int32 values on the 2^-{layout.score_frac_bits} grid")
+    return ints.astype("<i4").view(np.uint8).reshape(-1, 4)
+
+
+def unpack_scores(layout: StreamLayout, beats: np.ndarray) -> np.ndarray:
+    """Float scores from score beats (bytes as received from the stream/DMA)."""
+    ints = np.ascontiguousarray(beats, dtype=np.uint8).reshape(-1).view("<i4")
+    return ints.astype(np.float64) * 2.0 ** -layout.score_frac_bits
