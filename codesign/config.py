@@ -110,7 +110,7 @@ class SweepConfig(Section):
                              description="embedding, GNN, token and text width (fusion = 2x)")
     epochs: int = Field(4, ge=1)
     qat_epochs: int = Field(3, ge=1)
-    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(False, description="yosys per point (minutes each); else da4ml's LUT estimate")
     workers: int = Field(1, ge=1, description="local worker processes")
 
     @field_validator("bits")
