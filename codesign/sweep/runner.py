@@ -153,12 +153,12 @@ def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, worker
 
 
 def format_table(result: dict) -> str:
-    cols = f"{'point':<10}{'bits':>5}{'size':>5}{'NDCG@10':>9}{'LUT':>8}{'FF':>7}{'cycles':>7}{'ns':>7}  pareto"
+    cols = f"{'point':<10}{'bits':>5}{'size':>5}{'NDCG@10':>9}{'LUT':>8}{'FF':>7}{'DSP':>5}{'cycles':>7}{'ns':>7}  pareto"
     lines = [cols]
     for r in sorted(result["points"], key=lambda r: r["hardware"]["lut"]):
         h = r["hardware"]
-        ff = "-" if h["ff"] is None else h["ff"]
-        lines.append(f"{r['id']:<10}{r['bits']:>5}{r['size']:>5}{r['ndcg10']:>9.4f}{h['lut']:>8}{ff:>7}"
+        ff, dsp = ("-" if h[k] is None else h[k] for k in ("ff", "dsp"))
+        lines.append(f"{r['id']:<10}{r['bits']:>5}{r['size']:>5}{r['ndcg10']:>9.4f}{h['lut']:>8}{ff:>7}{dsp:>5}"
                      f"{h['latency_cycles']:>7}{h['latency_ns']:>7.1f}  {'*' if r['pareto'] else ''}")
     sources = sorted({r["hardware"]["lut_source"] for r in result["points"]})
     return "\n".join(lines + [f"LUT: {', '.join(sources)}"])
