@@ -93,7 +93,7 @@ class FixedFormat:
         """The narrowest format with ``frac`` fractional bits holding codes ``lo..hi``."""
         lo, hi = int(min(lo, 0)), int(max(hi, 0))
         signed = lo < 0
-        width = 1
+        width = 2  # ap_types assert on some operations of 1-bit unsigned values
         while True:
             f = cls(width, width - frac, signed)
             if f.min_code <= lo and hi <= f.max_code:
@@ -136,10 +136,12 @@ def quantizer_format(quantizer) -> FixedFormat:
         if getattr(quantizer, "symmetric", 0):
             raise UnsupportedModelError(f"{quantizer}: symmetric=1 is not supported")
         keep_negative = bool(quantizer.keep_negative)
-        if bits - keep_negative < 1:
-            raise UnsupportedModelError(f"{quantizer}: binary quantizers are not supported")
+        if bits < 2:
+            raise UnsupportedModelError(f"{quantizer}: 1-bit (binary) quantizers are not supported")
         return FixedFormat(bits, integer + keep_negative, keep_negative)
     if name == "quantized_relu":
+        if bits < 2:
+            raise UnsupportedModelError(f"{quantizer}: 1-bit quantizers are not supported")
         if quantizer.use_sigmoid or quantizer.negative_slope:
             raise UnsupportedModelError(f"{quantizer}: sigmoid / leaky variants are not supported")
         if not getattr(quantizer, "is_quantized_clip", True):

@@ -15,6 +15,15 @@ from codesign.sim.runner import SIMULATORS, missing_simulator
 SMALL_MODEL = {"interaction": True}
 
 
+@pytest.fixture(params=SIMULATORS)
+def rtl_sim(request) -> str:
+    """Each simulator in turn; skipped when it is not installed."""
+    reason = missing_simulator(request.param)
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
 def random_quant_model(model_cfg: dict, n_nodes: int = 300, vocab: int = 200, seed: int = 0):
     """A small hybrid_quant model with random weights (the tests' shared helper)."""
     from tests.random_models import random_model

@@ -69,15 +69,21 @@ def test_a_wrong_precision_is_caught_and_located(tmp_path):
 
 
 def test_hls_step_on_the_tiny_design(tiny_design):
+    from codesign.boards import load_board
+    from codesign.cli import main
     from codesign.flow import run_flow
-    summary = run_flow(tiny_design, ["vectors", "hls"], log=lambda *_: None)
+    run_flow(tiny_design, ["vectors"], log=lambda *_: None)
+    folder = str(tiny_design.folder)
+    assert main(["hls", "--out", folder, "--config", f"{folder}/design.yaml", "--board", "zcu104"]) == 0
+    summary = json.loads((tiny_design.folder / "summary.json").read_text())
     hls = summary["steps"]["hls"]
     csim = json.loads((tiny_design.path("hls") / "csim.json").read_text())
     assert csim["samples"] >= 10_000 and csim["mismatches"] == 0 and csim["first_mismatch"] is None
     assert hls["samples"] == csim["samples"] and hls["mismatches"] == 0
+    assert csim["part"] == load_board("zcu104").part
     assert csim["compile_seconds"] + csim["csim_seconds"] < 180
     csynth = json.loads((tiny_design.path("hls") / "csynth.json").read_text())
-    assert ("skipped" in csynth) == (vendor_tool() is None)
+    assert ("skipped" in csynth) == (vendor_tool(csim["backend"]) is None)
 
 
 def test_bring_your_own_model(tmp_path):
@@ -134,4 +140,5 @@ def test_csynth_parser_rejects_other_files(tmp_path):
 @pytest.mark.skipif(shutil.which("vitis_hls") is not None or shutil.which("vivado_hls") is not None,
                     reason="a vendor tool is on PATH")
 def test_synthesis_is_skipped_with_a_reason_without_the_tool():
-    assert "is on PATH" in run_synthesis(None)["skipped"]
+    for backend in ("Vitis", "Vivado", "VivadoAccelerator"):
+        assert "is not on PATH" in run_synthesis(None, backend)["skipped"]

@@ -28,7 +28,7 @@ def hls_flow(model, fp: FixedPointModel, inputs, expected, folder: Path, setting
     if csim["mismatches"]:
         raise CsimMismatch(failure_message(csim))
     if synth:
-        csynth = run_synthesis(hls_model, cosim=cosim)
+        csynth = run_synthesis(hls_model, settings.backend, cosim=cosim)
         if "skipped" not in csynth:
             csynth["baseline"] = check_baseline(csynth, csynth["tool"], design_name)
     else:

@@ -17,13 +17,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 TOOLS = ("vitis_hls", "vivado_hls")
+TOOL_OF_BACKEND = {"Vitis": "vitis_hls", "Vivado": "vivado_hls", "VivadoAccelerator": "vivado_hls"}
 RESOURCES = {"BRAM_18K": "bram_18k", "DSP48E": "dsp", "DSP": "dsp", "FF": "ff", "LUT": "lut", "URAM": "uram"}
 BASELINES = Path(__file__).parent / "baselines"
 
 
-def vendor_tool() -> str | None:
-    """The first HLS tool found on PATH (``vitis_hls`` preferred)."""
-    return next((t for t in TOOLS if shutil.which(t)), None)
+def vendor_tool(backend: str | None = None) -> str | None:
+    """The HLS tool ``backend`` builds with, if it is on PATH (any of them for ``None``)."""
+    wanted = [TOOL_OF_BACKEND[backend]] if backend else list(TOOLS)
+    return next((t for t in wanted if shutil.which(t)), None)
 
 
 def _text(root, path: str, cast=str):
@@ -93,12 +95,13 @@ def check_baseline(report: dict, tool: str, design: str, baselines: Path = BASEL
     return {"status": "match" if not changes else "changed", "file": str(path), "changes": changes}
 
 
-def run_synthesis(hls_model, cosim: bool = False) -> dict:
-    """Runs csynth (and cosim) through hls4ml's build; ``skipped`` when no tool is on PATH."""
-    tool = vendor_tool()
+def run_synthesis(hls_model, backend: str = "Vitis", cosim: bool = False) -> dict:
+    """Runs csynth (and cosim) through hls4ml's build; ``skipped`` when the tool is not on PATH."""
+    tool = vendor_tool(backend)
     if tool is None:
-        return {"skipped": f"none of {', '.join(TOOLS)} is on PATH; run "
-                           f"'vitis_hls -f build_prj.tcl' in the project on a machine with Vitis HLS"}
+        wanted = TOOL_OF_BACKEND[backend]
+        return {"skipped": f"{wanted} (the {backend} backend's tool) is not on PATH; run "
+                           f"'{wanted} -f build_prj.tcl' in the project on a machine that has it"}
     hls_model.build(csim=False, synth=True, cosim=cosim, export=False)
     report = parse_csynth_xml(find_report(Path(hls_model.config.get_output_dir())))
     return {"tool": tool, **report}

