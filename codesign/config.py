@@ -71,15 +71,16 @@ class LoraConfig(Section):
     """LoRA against full fine-tuning on a temporal adaptation task (earlier -> later timeline)."""
 
     enabled: bool = True
-    rank: int = Field(2, ge=1, le=64)
-    alpha: float = Field(4.0, gt=0)
-    targets: list[str] = Field(default_factory=lambda: ["text_dense", "fusion"],
+    rank: int = Field(4, ge=1, le=64)
+    alpha: float = Field(8.0, gt=0)
+    targets: list[str] = Field(default_factory=lambda: ["text_dense", "fusion", "score"],
                                description="layer names or name prefixes that get adapters")
     split: float = Field(0.8, gt=0, lt=1, description="share of the training timeline the base model sees")
-    base_epochs: int = Field(8, ge=1)
+    split_by: Literal["user", "global"] = Field("user", description="each user's own timeline, or one cut")
+    base_epochs: int = Field(12, ge=1, description="base training (early stopping on validation)")
     epochs: int = Field(4, ge=1, description="adaptation epochs (full fine-tuning and LoRA alike)")
     learning_rate: float = Field(1e-3, gt=0, description="full fine-tuning learning rate")
-    lora_learning_rate: float = Field(1e-2, gt=0)
+    lora_learning_rate: float = Field(3e-2, gt=0)
     batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
     variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
@@ -109,7 +110,7 @@ class SweepConfig(Section):
                              description="embedding, GNN, token and text width (fusion = 2x)")
     epochs: int = Field(4, ge=1)
     qat_epochs: int = Field(3, ge=1)
-    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    synth: bool = Field(False, description="yosys per point (minutes each); else da4ml's LUT estimate")
     workers: int = Field(1, ge=1, description="local worker processes")
 
     @field_validator("bits")

@@ -1,15 +1,12 @@
-"""codesign sweep: grid, estimate, Pareto front, resume, local and Dask executors."""
+"""codesign sweep: grid, Pareto front, resume, local and Dask executors."""
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from codesign.config import ConfigError, parse_config
-from codesign.models.hybrid import Shapes, build_model
-from codesign.sweep.estimate import estimate
-from codesign.sweep.runner import finished, grid, pareto, point_key, run_sweep
+from codesign.sweep.runner import finished, format_table, grid, pareto, point_key, run_sweep
 
 # small and short: each point trains hybrid_float + hybrid_quant for one epoch each
 SWEEP = {"name": "sw",
@@ -24,37 +21,54 @@ def test_grid_points_and_config_errors():
     assert sorted(points) == sorted(f"w{b}_s{s}" for b in (4, 8) for s in (4, 8, 16))
     tree = points["w4_s16"]
     assert tree["model"]["quant"]["weight_bits"] == 4 and tree["model"]["gnn_channels"] == [16, 16]
+    assert tree["rtl"]["synth"] is False and "sweep" not in tree
     assert tree["model"]["fusion_units"] == [32] and tree["train"]["variants"] == ["hybrid_quant"]
     parse_config(tree)  # every point is a valid design
     with pytest.raises(ConfigError, match="sweep.bits"):
         parse_config({"sweep": {"bits": [1]}})
 
 
-def test_estimate_grows_with_bits():
-    shapes = Shapes(n_nodes=50, vocab_size=20, fanout=2, title_length=8)
-    luts = []
-    for bits in (4, 8):
-        cfg = parse_config({"model": {"quant": {"weight_bits": bits, "activation_bits": bits,
-                                                "embedding_bits": bits}}})
-        est = estimate(build_model("hybrid_quant", cfg.model, shapes), latency_cutoff=5, clock_ns=10.0)
-        assert est["stages"] >= 1 and est["latency_ns"] == est["stages"] * 10.0 and "estimate" in est["label"]
-        luts.append(est["lut"])
-    assert 0 < luts[0] < luts[1]
-
-
 def test_pareto_front():
     def p(i, ndcg, lut, ns):
-        return {"id": i, "ndcg10": ndcg, "estimate": {"lut": lut, "latency_ns": ns}}
+        return {"id": i, "ndcg10": ndcg, "hardware": {"lut": lut, "latency_ns": ns}}
     points = [p("a", 0.30, 100, 50), p("b", 0.25, 50, 50), p("c", 0.24, 60, 60), p("d", 0.30, 100, 40)]
     assert pareto(points) == ["b", "d"]
 
 
-def test_sweep_resumes_and_runs_on_dask(tmp_path):
-    distributed = pytest.importorskip("distributed")
+def _check_saved(root, ids):
+    saved = json.loads((root / "sweep" / "sweep.json").read_text())
+    assert sorted(r["id"] for r in saved["points"]) == ids and saved["errors"] == {}
+    assert saved["pareto"] and (root / "sweep" / "pareto.png").stat().st_size > 1000
+    for r in saved["points"]:
+        h = r["hardware"]
+        assert 0 <= r["ndcg10"] <= 1 and h["lut"] > 0 and h["lut_source"].startswith("da4ml")
+        assert h["latency_cycles"] > h["core_stages"] > 0 and h["latency_ns"] > 0
+    assert "LUT: da4ml estimate" in format_table(saved)
+
+
+def test_sweep_resumes(tmp_path):
     logs = []
     cfg = parse_config(SWEEP)
     first = run_sweep(tmp_path, cfg, log=logs.append)           # local process pool
     assert not first["errors"] and [r["id"] for r in first["points"]] == ["w4_s2"]
+    kept = tmp_path / "sweep" / "points" / "w4_s2" / "point.json"
+    stamp = kept.stat().st_mtime_ns
+    again = run_sweep(tmp_path, cfg, log=logs.append)
+    assert "1 kept, 0 to run" in logs[-1] and kept.stat().st_mtime_ns == stamp
+    assert again["points"] == first["points"]
+    _check_saved(tmp_path, ["w4_s2"])
+    # a point whose config changed is not taken as finished
+    tree = grid(cfg)["w4_s2"]
+    assert finished(kept.parent, point_key(tree)) is not None
+    tree["rtl"]["latency_cutoff"] = 4.0
+    assert finished(kept.parent, point_key(tree)) is None
+
+
+@pytest.mark.slow
+def test_grown_sweep_runs_only_new_points_on_dask(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    logs = []
+    run_sweep(tmp_path, parse_config(SWEEP), log=logs.append)
     kept = tmp_path / "sweep" / "points" / "w4_s2" / "point.json"
     stamp = kept.stat().st_mtime_ns
     # the grid grows (as after an interruption): the finished point is kept, the new one runs on Dask
@@ -63,17 +77,5 @@ def test_sweep_resumes_and_runs_on_dask(tmp_path):
                                   dashboard_address=None) as cluster:
         second = run_sweep(tmp_path, bigger, scheduler=cluster.scheduler_address, log=logs.append)
     assert any("1 kept, 1 to run (dask" in line for line in logs), logs
-    assert kept.stat().st_mtime_ns == stamp
-    assert not second["errors"] and sorted(r["id"] for r in second["points"]) == ["w4_s2", "w6_s2"]
-    third = run_sweep(tmp_path, bigger, log=logs.append)
-    assert "2 kept, 0 to run" in logs[-1]
-    assert third["points"] == second["points"]
-    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert saved["pareto"] and (tmp_path / "sweep" / "pareto.png").stat().st_size > 1000
-    for r in saved["points"]:
-        assert 0 <= r["ndcg10"] <= 1 and r["estimate"]["lut"] > 0
-    # a point whose config changed is not taken as finished
-    tree = grid(bigger)["w4_s2"]
-    assert finished(kept.parent, point_key(tree, 5.0)) is not None
-    assert finished(kept.parent, point_key(tree, 4.0)) is None
-    np.testing.assert_equal(saved["errors"], {})
+    assert kept.stat().st_mtime_ns == stamp and not second["errors"]
+    _check_saved(tmp_path, ["w4_s2", "w6_s2"])
