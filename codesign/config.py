@@ -67,6 +67,16 @@ class DistillConfig(Section):
     cold_threshold: int = Field(20, ge=0, description="items with at most this many training interactions are cold")
 
 
+class LoraRun(Section):
+    """One more LoRA run of the comparison, e.g. with adapters on the node embedding table."""
+
+    targets: list[str] = Field(min_length=1, description="layer names or name prefixes that get adapters")
+    rank: int = Field(4, ge=1, le=64)
+    alpha: float = Field(4.0, gt=0)
+    learning_rate: float = Field(3e-3, gt=0)
+    batch_size: int = Field(1024, ge=8)
+
+
 class LoraConfig(Section):
     """LoRA against full fine-tuning on a temporal adaptation task (earlier -> later timeline)."""
 
@@ -74,7 +84,7 @@ class LoraConfig(Section):
     rank: int = Field(4, ge=1, le=64)
     alpha: float = Field(8.0, gt=0)
     targets: list[str] = Field(default_factory=lambda: ["text_dense", "fusion", "score"],
-                               description="layer names or name prefixes that get adapters")
+                               description="layer names or name prefixes that get adapters (dense or embedding)")
     split: float = Field(0.8, gt=0, lt=1, description="share of the training timeline the base model sees")
     split_by: Literal["user", "global"] = Field("user", description="each user's own timeline, or one cut")
     base_epochs: int = Field(12, ge=1, description="base training (early stopping on validation)")
@@ -83,6 +93,10 @@ class LoraConfig(Section):
     lora_learning_rate: float = Field(3e-2, gt=0)
     batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
     variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
+    also: list[LoraRun] = Field(
+        default_factory=lambda: [LoraRun(targets=["node_embedding"]),
+                                 LoraRun(targets=["node_embedding", "text_dense", "fusion", "score"])],
+        description="further LoRA runs on the same task, reported under lora.also")
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
 
 

@@ -12,7 +12,7 @@ from codesign.flow import Design, run_flow
 from codesign.models.hybrid import Shapes, build_model
 from codesign.train import teacher
 from codesign.train.distill import cosine, distill, holdout_split, student
-from codesign.train.lora import LoRAQDense, add_lora, merge_lora, trainable_count
+from codesign.train.lora import LoRAQDense, LoRAQEmbedding, add_lora, merge_lora, trainable_count
 
 SHAPES = Shapes(n_nodes=60, vocab_size=30, fanout=2, title_length=8)
 
@@ -69,8 +69,28 @@ def test_lora_trainable_parameter_counts():
     expected = 3 * ((6 + 5) + (17 + 8) + (8 + 4))  # rank * (in + out) per adapted layer
     assert trainable_count(adapted) == expected
     assert sorted(l.name for l in adapted.layers if l.trainable_weights) == ["fusion0", "fusion1", "text_dense"]
-    with pytest.raises(ValueError, match="match no dense layer"):
+    with pytest.raises(ValueError, match="match no dense or embedding layer"):
         add_lora(base, ["nothing_like_this"], 2, 4.0)
+
+
+@pytest.mark.parametrize("variant", ["hybrid_quant", "hybrid_float"])
+def test_embedding_lora_merges_into_a_plain_table(variant):
+    base = _model(variant)
+    x = _inputs(512)
+    adapted = add_lora(base, ["node_embedding", "fusion1"], rank=2, alpha=2.0)
+    # rank * (rows + dim) for the table, rank * (in + out) for fusion1 (8 -> 4)
+    assert trainable_count(adapted) == 2 * (SHAPES.n_nodes + 4) + 2 * (8 + 4)
+    np.testing.assert_array_equal(adapted.predict(x, verbose=0), base.predict(x, verbose=0))
+    table = base.get_layer("node_embedding").get_weights()[0]
+    _train_a_little(adapted, x)
+    layer = adapted.get_layer("node_embedding")
+    assert isinstance(layer, LoRAQEmbedding)
+    np.testing.assert_array_equal(layer.embeddings.numpy(), table)  # the base table never moves
+    update = (layer.merged_table() - layer.embeddings).numpy()
+    assert np.abs(update).max() > 0 and np.linalg.matrix_rank(update) <= 2
+    merged = merge_lora(adapted)
+    assert type(merged.get_layer("node_embedding")).__name__ == "QEmbedding"
+    np.testing.assert_array_equal(merged.predict(x, verbose=0), adapted.predict(x, verbose=0))
 
 
 def test_lora_head_split_matches_the_whole_model():
@@ -151,6 +171,11 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
         assert isinstance(lora[key], float) and lora[key] > 0
     assert lora["merge_max_abs_diff"] == 0.0
     assert lora["lora"]["trainable"] < lora["full"]["trainable"] == train["models"]["hybrid_quant"]["params"]
+    also = {tuple(run["targets"]): run for run in lora["also"]}
+    assert ("node_embedding",) in also and not also[("node_embedding",)]["cache_frozen"]
+    assert also[("node_embedding",)]["merge_max_abs_diff"] == 0.0
+    page = (tmp_path / "report.html").read_text()
+    assert "LoRA against full fine-tuning" in page and "LoRA r=4 on node_embedding" in page
     distill_ = train["distill"]
     if teacher.available("all-MiniLM-L6-v2"):
         for key in ("ndcg10_with", "ndcg10_without", "cosine_to_teacher"):

@@ -8,13 +8,19 @@ to the remaining, later interactions (ego-graphs from the whole training graph) 
 only LoRA adapters on the targeted dense layers. Both runs see the very same sampled
 epochs (negatives and neighbours drawn once, up front), so wall time compares the training
 itself: sampling time is reported apart. Both are scored on the test split (every user's
-last interaction), like the main models; the adapters are merged before scoring.
+last interaction), like the main models, and on the validation split (every user's second
+last); the adapters are merged before scoring.
 
 What makes LoRA cheap here: the adapters sit on the text tower's dense layer and the fusion
 MLP, on top of a frozen base, so the inputs of the adapted head (the GNN readout and the
 pooled title) do not change during adaptation. They are computed once per epoch in inference
 mode, and only the small head runs forward and backward (``lora.cache_frozen``). The time of
-plain LoRA through the whole graph is reported as well (``time_ratio_uncached``).
+plain LoRA through the whole graph is reported as well (``time_ratio_uncached``), and so is
+the share of the cached run spent in that frozen forward pass (``frozen_forward_seconds``),
+which bounds what any head-only method can save.
+
+``lora.also`` adds LoRA runs with other targets, e.g. adapters on the node embedding table
+(where the users' drift lives); such runs train through the whole graph (nothing to cache).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from codesign.data.dataset import RecData
 from codesign.data.egograph import NeighbourTable
@@ -80,7 +87,8 @@ class _Run:
     """
 
     def __init__(self, model: tf.keras.Model, learning_rate: float, batch_size: int, cached: bool = False):
-        self.model, self.batch_size, self.seconds = model, batch_size, 0.0
+        self.model, self.batch_size, self.learning_rate = model, batch_size, learning_rate
+        self.seconds = self.prefix_seconds = 0.0
         self.prefix, self.net = split_head(model) if cached else (None, model)
         self.net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                          loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
@@ -90,8 +98,18 @@ class _Run:
         if self.prefix is not None:  # the frozen base's outputs, once, in inference mode
             x = self.prefix.predict([x[i.name.split(":")[0]] for i in self.prefix.inputs],
                                     batch_size=16384, verbose=0)
+            self.prefix_seconds += time.perf_counter() - start
         self.net.fit(x, y, batch_size=self.batch_size, epochs=1, shuffle=False, verbose=0)
         self.seconds += time.perf_counter() - start
+
+
+def adapters_in_head(adapted: tf.keras.Model) -> bool:
+    """True when every adapter sits on the text dense layer or after the fusion's inputs."""
+    names = [l.name for l in adapted.layers]
+    if "fusion_concat" not in names:
+        return False
+    head = set(names[names.index("fusion_concat"):]) | {"text_dense"}
+    return all(l.name in head for l in adapted.layers if l.trainable_weights)
 
 
 def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]:
@@ -123,7 +141,42 @@ def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]
 
 
 def _metrics(model: tf.keras.Model, data: RecData) -> dict:
-    return {k: round(v, 5) for k, v in evaluate(model, data, "test", full=True).items() if isinstance(v, float)}
+    test = evaluate(model, data, "test", full=True)
+    out = {k: round(v, 5) for k, v in test.items() if isinstance(v, float)}
+    out["valid_ndcg10"] = round(evaluate(model, data, "valid", full=False)["ndcg10"], 5)
+    return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def _lora_run(base: tf.keras.Model, targets: list[str], rank: int, alpha: float, learning_rate: float,
+              batch_size: int, seed: int, cache: bool) -> _Run:
+    seed_everything(seed)  # the same adapter initialisation for runs with the same targets
+    adapted = add_lora(base, targets, rank, alpha)
+    return _Run(adapted, learning_rate, batch_size, cached=cache and adapters_in_head(adapted))
+
+
+def _lora_report(run: _Run, data: RecData, full: dict, x: dict) -> dict:
+    """Scores, time and ratios of one LoRA run against the full fine-tuning run."""
+    merged = merge_lora(run.model)
+    merge_diff = float(np.abs(merged.predict(x, verbose=0) - run.model.predict(x, verbose=0)).max())
+    m = _metrics(merged, data)
+    trainable = trainable_count(run.model)
+    adapted = [l for l in run.model.layers if l.trainable_weights]
+    return {
+        "targets": [l.name for l in adapted], "rank": adapted[0].rank, "alpha": adapted[0].alpha,
+        **m, "seconds": round(run.seconds, 3), "trainable": trainable,
+        "cache_frozen": run.prefix is not None, "frozen_forward_seconds": round(run.prefix_seconds, 3),
+        "batch_size": run.batch_size, "learning_rate": run.learning_rate,
+        "merge_max_abs_diff": merge_diff,
+        "time_ratio": _ratio(run.seconds, full["seconds"]),
+        "trainable_ratio": round(trainable / full["trainable"], 5),
+        "ndcg10_ratio": _ratio(m["ndcg10"], full["ndcg10"]),
+        "ndcg10_full_ratio": _ratio(m["ndcg10_full"], full["ndcg10_full"]),
+        "valid_ndcg10_ratio": _ratio(m["valid_ndcg10"], full["valid_ndcg10"]),
+    }
 
 
 def lora_experiment(design: Design, data: RecData, shapes) -> dict:
@@ -142,47 +195,40 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     epochs = [later.training_epoch(rng, cfg.data.train_negatives) for _ in range(lcfg.epochs)]
     sample_seconds = time.perf_counter() - start
 
-    def adapters() -> tf.keras.Model:
-        seed_everything(tcfg.seed)  # the same adapter initialisation for both LoRA runs
-        return add_lora(base, lcfg.targets, lcfg.rank, lcfg.alpha)
-
+    specs = [(lcfg.targets, lcfg.rank, lcfg.alpha, lcfg.lora_learning_rate, lcfg.batch_size, lcfg.cache_frozen),
+             (lcfg.targets, lcfg.rank, lcfg.alpha, lcfg.lora_learning_rate, lcfg.batch_size, False)]
+    specs += [(r.targets, r.rank, r.alpha, r.learning_rate, r.batch_size, lcfg.cache_frozen) for r in lcfg.also]
     full = _Run(_clone(base), lcfg.learning_rate, tcfg.batch_size)
-    lora = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size, cached=lcfg.cache_frozen)
-    plain = _Run(adapters(), lcfg.lora_learning_rate, lcfg.batch_size)
+    runs = []
+    for targets, rank, alpha, lr, batch, cache in specs:
+        runs.append(_lora_run(base, targets, rank, alpha, lr, batch, tcfg.seed, cache))
     # interleaved epoch by epoch: load from other processes on a shared machine hits all alike
-    for x, y in epochs:
-        for run in (full, lora, plain):
+    for x, y in tqdm(epochs, desc="full fine-tuning vs LoRA", unit="epoch"):
+        for run in [full] + runs:
             run.epoch(x, y)
-    adapted = lora.model
-    lora_trainable = trainable_count(adapted)
-    full_seconds, lora_seconds, plain_seconds = full.seconds, lora.seconds, plain.seconds
-    merged = merge_lora(adapted)
     x = {k: v[:4096] for k, v in epochs[0][0].items()}
-    merge_diff = float(np.abs(merged.predict(x, verbose=0) - adapted.predict(x, verbose=0)).max())
-
-    base_m, full_m, lora_m = _metrics(base, data), _metrics(full.model, data), _metrics(merged, data)
-    full_trainable = trainable_count(full.model)
+    full_m = {**_metrics(full.model, data), "seconds": round(full.seconds, 3),
+              "trainable": trainable_count(full.model), "batch_size": tcfg.batch_size,
+              "learning_rate": lcfg.learning_rate}
+    main, uncached, *also = runs
+    lora = _lora_report(main, data, full_m, x)
     return {
         "task": f"base trained on the earliest {lcfg.split:.0%} of training interactions "
                 f"({'per user' if lcfg.split_by == 'user' else 'one cut on the timeline'}), adapted to the "
                 f"later {1 - lcfg.split:.0%} for {lcfg.epochs} epochs; test = every user's last interaction",
-        "variant": lcfg.variant, "rank": lcfg.rank, "alpha": lcfg.alpha,
-        "targets": [l.name for l in adapted.layers if l.trainable_weights],
+        "variant": lcfg.variant, "rank": lcfg.rank, "alpha": lcfg.alpha, "targets": lora["targets"],
         "early_interactions": int(len(early)), "late_interactions": int(len(late)),
-        "base_epochs_run": base_run["epochs_run"], "base": base_m,
-        "full": {**full_m, "seconds": round(full_seconds, 3), "trainable": full_trainable,
-                 "batch_size": tcfg.batch_size, "learning_rate": lcfg.learning_rate},
-        "lora": {**lora_m, "seconds": round(lora_seconds, 3), "trainable": lora_trainable,
-                 "cache_frozen": lcfg.cache_frozen, "batch_size": lcfg.batch_size,
-                 "learning_rate": lcfg.lora_learning_rate},
+        "base_epochs_run": base_run["epochs_run"], "base": _metrics(base, data),
+        "full": full_m, "lora": lora,
         # the same adapters trained through the whole graph: same scores, only the time differs
-        "lora_uncached": {"seconds": round(plain_seconds, 3)},
+        "lora_uncached": {"seconds": round(uncached.seconds, 3)},
+        "also": [_lora_report(run, data, full_m, x) for run in also],
         "sample_seconds": round(sample_seconds, 3),
-        "merge_max_abs_diff": merge_diff,
-        "time_ratio": round(lora_seconds / full_seconds, 4),
-        "time_ratio_uncached": round(plain_seconds / full_seconds, 4),
-        "trainable_ratio": round(lora_trainable / full_trainable, 5),
-        "ndcg10_ratio": round(lora_m["ndcg10"] / full_m["ndcg10"], 4) if full_m["ndcg10"] else None,
-        "ndcg10_full_ratio": (round(lora_m["ndcg10_full"] / full_m["ndcg10_full"], 4)
-                              if full_m["ndcg10_full"] else None),
+        "merge_max_abs_diff": lora["merge_max_abs_diff"],
+        "time_ratio": lora["time_ratio"],
+        "time_ratio_uncached": _ratio(uncached.seconds, full.seconds),
+        "trainable_ratio": lora["trainable_ratio"],
+        "ndcg10_ratio": lora["ndcg10_ratio"],
+        "ndcg10_full_ratio": lora["ndcg10_full_ratio"],
+        "valid_ndcg10_ratio": lora["valid_ndcg10_ratio"],
     }
