@@ -88,7 +88,19 @@ def cmd_sweep(args) -> int:
     result = run_sweep(Path(args.out), load_config(args.config), scheduler=args.scheduler, workers=args.workers)
     print(format_table(result))
     print(f"sweep: {Path(args.out) / 'sweep' / 'sweep.json'}, plot: {Path(args.out) / 'sweep' / 'pareto.png'}")
+    if (Path(args.out) / "summary.json").is_file():
+        cmd_report(args)
     return 1 if result["errors"] else 0
+
+
+def cmd_report(args) -> int:
+    import json
+    from codesign.report.report import write_report
+    path = Path(args.out) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run 'codesign flow --out {args.out}' first")
+    print(f"report: {write_report(Path(args.out), json.loads(path.read_text()))}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local processes)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: sweep.workers)")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("report", help="write report.html (tables and plots) from the folder's summary.json")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("eval", help="print the trained models' metrics")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.set_defaults(func=cmd_eval)

@@ -123,13 +123,15 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
 
 
 def update_summary(design: Design) -> dict:
-    """Gathers every current step result into ``<folder>/summary.json``."""
+    """Gathers every current step result into ``<folder>/summary.json`` and ``report.html``."""
     steps = {}
     for name in STEP_ORDER:
         if name in STEPS and design.is_current(name):
             steps[name] = design.result(name)
     summary = {"design": design.cfg.name, "config": design.cfg.model_dump(), "steps": steps}
     write_json(design.folder / "summary.json", summary)
+    from codesign.report.report import write_report
+    write_report(design.folder, summary)
     return summary
 
 

@@ -1,0 +1,78 @@
+"""``report.html``: one self-contained page of a design folder's results, for people.
+
+Written from ``summary.json`` (the same facts, for machines) every time the flow updates it,
+and by ``codesign report``. Plots are embedded, so the page can be mailed or archived alone;
+the sweep's table and Pareto plot appear when ``codesign sweep`` has run in the same folder.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+# bit-exactness rows: (step, what is compared with the fixed-point reference)
+CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)")]
+
+
+def _image(path: Path) -> str | None:
+    """A PNG as a data URI, or None when the file does not exist."""
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _checks(steps: dict) -> list[dict]:
+    rows = []
+    for name, what in CHECKS:
+        result = steps.get(name)
+        if result is None:
+            rows.append({"step": name, "what": what, "verdict": "not run"})
+            continue
+        if name == "vectors":
+            result = result.get("keras_vs_reference", {})
+        if name == "sim":
+            for sim, r in result.get("simulators", {name: result}).items():
+                rows.append(_check_row(name, f"{what}, {sim}", r))
+            continue
+        rows.append(_check_row(name, what, result))
+    return rows
+
+
+def _check_row(step: str, what: str, r: dict) -> dict:
+    mismatches = r.get("mismatches")
+    verdict = "skipped" if "skipped" in r else ("PASS" if mismatches == 0 else "FAIL")
+    return {"step": step, "what": what, "samples": r.get("samples"), "mismatches": mismatches,
+            "first_mismatch": r.get("first_mismatch"), "verdict": verdict, "note": r.get("skipped")}
+
+
+def _fmt(value, digits: int = 4):
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "-" if value is None else value
+
+
+def render(folder: Path, summary: dict) -> str:
+    """The report page of the design folder ``folder`` as HTML text."""
+    steps = summary.get("steps", {})
+    sweep_path = folder / "sweep" / "sweep.json"
+    sweep = json.loads(sweep_path.read_text()) if sweep_path.is_file() else None
+    env = Environment(loader=PackageLoader("codesign.report", "."), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["fmt"] = _fmt
+    template = env.get_template("report.html.j2")
+    return template.render(
+        design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
+        checks=_checks(steps), sweep=sweep,
+        curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
+        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def write_report(folder: Path, summary: dict) -> Path:
+    """Writes ``<folder>/report.html`` (atomically) and returns its path."""
+    path = Path(folder) / "report.html"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render(Path(folder), summary))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,47 @@
+"""report.html: verdicts, skipped tools, sweep section, and the CLI's error without a summary."""
+from __future__ import annotations
+
+import json
+
+from codesign.cli import main
+from codesign.report.report import render, write_report
+
+
+def _summary(sim_mismatches: int = 0) -> dict:
+    sim = {"samples": 100, "mismatches": sim_mismatches,
+           "first_mismatch": {"index": 7, "expected": 12, "got": 13} if sim_mismatches else None}
+    return {"design": "unit", "config": {"board": "pynq-z2"},
+            "steps": {"vectors": {"keras_vs_reference": {"samples": 100, "mismatches": 0, "first_mismatch": None}},
+                      "hls": {"samples": 100, "mismatches": 0, "first_mismatch": None, "backend": "Vitis",
+                              "io_type": "io_parallel", "strategy": "Latency", "reuse_factor": 1,
+                              "part": "xc7z020clg400-1",
+                              "csynth": {"skipped": "vitis_hls is not on PATH"}},
+                      "sim": {"simulators": {"verilator": sim}, "latency_cycles": 13, "ii": 1.0,
+                              "latency_us_at_board_clock": 0.13,
+                              "keras_cpu_batch1": {"median_us": 500.0, "how": "batch 1"}}}}
+
+
+def test_report_verdicts_and_skipped_synthesis(tmp_path):
+    page = render(tmp_path, _summary())
+    assert page.count('class="PASS"') == 3 and 'class="FAIL"' not in page
+    assert "synthesis skipped: vitis_hls is not on PATH" in page
+    assert "The train step has not run." in page
+    failing = render(tmp_path, _summary(sim_mismatches=3))
+    assert 'class="FAIL">FAIL' in failing and '"index": 7' in failing
+
+
+def test_report_includes_the_sweep_when_it_ran(tmp_path):
+    (tmp_path / "sweep").mkdir()
+    point = {"id": "b8_s8", "bits": 8, "size": 8, "ndcg10": 0.27, "pareto": True,
+             "hardware": {"lut": 29000, "ff": 7000, "dsp": 16, "latency_cycles": 13, "latency_ns": 130.0}}
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(
+        {"label": "short training", "points": [point], "pareto": ["b8_s8"], "errors": {}}))
+    path = write_report(tmp_path, _summary())
+    page = path.read_text()
+    assert "Sweep: accuracy against resources and latency" in page and "b8_s8" in page
+    assert not (tmp_path / "report.tmp").exists()
+
+
+def test_report_command_without_summary_names_the_fix(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path)]) == 2
+    assert f"run 'codesign flow --out {tmp_path}' first" in capsys.readouterr().err
