@@ -30,6 +30,18 @@ def test_report_verdicts_and_skipped_synthesis(tmp_path):
     assert 'class="FAIL">FAIL' in failing and '"index": 7' in failing
 
 
+def test_report_of_a_partial_flow(tmp_path):
+    """A sweep point: rtl without synthesis, no sim, no hls; a step with a skipped tool."""
+    steps = {"rtl": {"latency_cycles": 11, "latency_ns": 110.0, "clock_mhz": 100.0,
+                     "stream": {"request_bits": 256, "beats_per_request": 1}},
+             "sim": {"skipped": "no simulator on PATH"}}
+    page = render(tmp_path, {"design": "point", "config": {}, "steps": steps})
+    assert "No resource estimate (rtl.synth is off)." in page and "110.0 ns" in page
+    assert "sim</td><td>RTL simulation (cocotb)</td>" in page and 'class="skipped">skipped' in page
+    steps["rtl"]["resources"] = {"skipped": "yosys is not on PATH"}
+    assert "Resource estimate skipped: yosys is not on PATH" in render(tmp_path, {"steps": steps})
+
+
 def test_report_includes_the_sweep_when_it_ran(tmp_path):
     (tmp_path / "sweep").mkdir()
     point = {"id": "b8_s8", "bits": 8, "size": 8, "ndcg10": 0.27, "pareto": True,

@@ -33,8 +33,8 @@ def _checks(steps: dict) -> list[dict]:
             continue
         if name == "vectors":
             result = result.get("keras_vs_reference", {})
-        if name == "sim":
-            for sim, r in result.get("simulators", {name: result}).items():
+        if name == "sim" and "simulators" in result:
+            for sim, r in result["simulators"].items():
                 rows.append(_check_row(name, f"{what}, {sim}", r))
             continue
         rows.append(_check_row(name, what, result))
