@@ -61,8 +61,9 @@ class TrainingExtras:
         if self.cfg.lora.enabled:
             from codesign.train.adapt import lora_experiment
             lora = lora_experiment(self.design, self.data, self.shapes)
-            print(f"  LoRA vs full fine-tuning: time ratio {lora['time_ratio']:.3f}, trainable ratio "
-                  f"{lora['trainable_ratio']:.4f}, NDCG@10 ratio {lora['ndcg10_ratio']:.3f}")
+            for run in [lora["lora"]] + lora["also"]:
+                print(f"  LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
+                      f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
             out["lora"] = lora
         return out
 
