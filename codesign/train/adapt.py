@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from codesign.config import LoraRun
 from codesign.data.dataset import RecData
 from codesign.data.egograph import NeighbourTable
 from codesign.flow import Design
@@ -162,11 +163,10 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def _lora_run(base: tf.keras.Model, targets: list[str], rank: int, alpha: float, learning_rate: float,
-              batch_size: int, seed: int, cache: bool) -> _Run:
+def _lora_run(base: tf.keras.Model, spec: LoraRun, seed: int, cache: bool) -> _Run:
     seed_everything(seed)  # the same adapter initialisation for runs with the same targets
-    adapted = add_lora(base, targets, rank, alpha)
-    return _Run(adapted, learning_rate, batch_size, cached=cache and adapters_in_head(adapted))
+    adapted = add_lora(base, spec.targets, spec.rank, spec.alpha)
+    return _Run(adapted, spec.learning_rate, spec.batch_size, cached=cache and adapters_in_head(adapted))
 
 
 def _lora_report(run: _Run, data: RecData, full: dict, x: dict) -> dict:
@@ -208,13 +208,12 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     epochs = [later.training_epoch(rng, cfg.data.train_negatives) for _ in range(lcfg.epochs)]
     sample_seconds = time.perf_counter() - start
 
-    specs = [(lcfg.targets, lcfg.rank, lcfg.alpha, lcfg.lora_learning_rate, lcfg.batch_size, lcfg.cache_frozen),
-             (lcfg.targets, lcfg.rank, lcfg.alpha, lcfg.lora_learning_rate, lcfg.batch_size, False)]
-    specs += [(r.targets, r.rank, r.alpha, r.learning_rate, r.batch_size, lcfg.cache_frozen) for r in lcfg.also]
+    main_spec = LoraRun(targets=lcfg.targets, rank=lcfg.rank, alpha=lcfg.alpha,
+                        learning_rate=lcfg.lora_learning_rate, batch_size=lcfg.batch_size)
     full = _Run(_clone(base), lcfg.learning_rate, tcfg.batch_size)
-    runs = []
-    for targets, rank, alpha, lr, batch, cache in specs:
-        runs.append(_lora_run(base, targets, rank, alpha, lr, batch, tcfg.seed, cache))
+    # the main run, the same adapters through the whole graph (time only), then lora.also
+    runs = [_lora_run(base, main_spec, tcfg.seed, lcfg.cache_frozen), _lora_run(base, main_spec, tcfg.seed, False)]
+    runs += [_lora_run(base, spec, tcfg.seed, lcfg.cache_frozen) for spec in lcfg.also]
     # interleaved epoch by epoch: load from other processes on a shared machine hits all alike
     for x, y in tqdm(epochs, desc="full fine-tuning vs LoRA", unit="epoch"):
         for run in [full] + runs:
