@@ -170,6 +170,21 @@ class RtlConfig(Section):
     icarus_vectors: int = Field(1000, ge=1)
 
 
+class BitstreamConfig(Section):
+    """The ``bitstream`` step: Vivado project (block design, tcl, .hwh); runs Vivado when on PATH."""
+
+
+
+class HostConfig(Section):
+    """The ``host`` step: the PYNQ driver on a board or on the simulated device."""
+
+
+
+class BenchConfig(Section):
+    """The ``bench`` step: the same model on the CPU (and GPU) runtimes."""
+
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
@@ -180,6 +195,9 @@ class DesignConfig(Section):
     hls: HlsConfig = Field(default_factory=HlsConfig)
     rtl: RtlConfig = Field(default_factory=RtlConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    bitstream: BitstreamConfig = Field(default_factory=BitstreamConfig)
+    host: HostConfig = Field(default_factory=HostConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
 
     @field_validator("board")
     @classmethod

@@ -17,7 +17,7 @@ from typing import Callable
 
 from codesign.config import DesignConfig
 
-STEP_ORDER = ["data", "train", "vectors", "hls", "rtl", "sim", "host", "bench", "report"]
+STEP_ORDER = ["data", "train", "vectors", "hls", "rtl", "sim", "bitstream", "host", "bench", "report"]
 
 
 @dataclass
