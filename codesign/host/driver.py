@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -72,23 +73,21 @@ def load_layout(layout: StreamLayout | str | os.PathLike | dict | None, bitfile:
 
 
 def hwh_part(hwh: str | os.PathLike) -> str | None:
-    """The FPGA part a ``.hwh`` was built for (``SYSTEMINFO`` DEVICE + PACKAGE + SPEEDGRADE)."""
+    """The FPGA part a ``.hwh`` was built for (``SYSTEMINFO`` DEVICE, PACKAGE, SPEEDGRADE)."""
     info = ET.parse(hwh).getroot().find(".//SYSTEMINFO")
     if info is None or not info.get("DEVICE"):
         return None
     device = info.get("DEVICE").lower()
     device = device if device.startswith("xc") else "xc" + device
-    return device + info.get("PACKAGE", "").lower() + info.get("SPEEDGRADE", "").lower()
+    sep = "" if device.startswith("xc7") else "-"       # xc7z020clg400-1, xczu3eg-sbva484-1
+    return device + sep + info.get("PACKAGE", "").lower() + info.get("SPEEDGRADE", "").lower()
 
 
 def _die(part: str) -> str:
     """``xc7z020`` of ``xc7z020clg400-1``, ``xczu7ev`` of ``xczu7ev-ffvc1156-2-e``."""
-    part = part.lower().split("-")[0]
-    for i in range(2, len(part)):
-        if part[i - 1].isdigit() and part[i:i + 3] in ("clg", "clp", "sbg", "fbg", "ffg", "fbv", "ffv", "sbv",
-                                                        "sfv", "ffr", "fsv", "fsg"):
-            return part[:i]
-    return part
+    part = part.lower()
+    m = re.match(r"xc7[a-z]+\d+", part)
+    return m.group(0) if m else part.split("-")[0]
 
 
 def board_part(device) -> str | None:
@@ -253,10 +252,18 @@ class RecommenderOverlay(pynq.Overlay):
                     f"Causes: the accelerator is not answering (clock, reset, not programmed) or a packet "
                     f"without TLAST (a transfer that is not a whole number of requests)")
 
+    def _flush(self, n: int) -> None:
+        """CPU caches -> DRAM for the first ``n`` requests (the DMA reads DRAM, not the caches)."""
+        self._requests[:n].flush()
+
+    def _invalidate(self, n: int) -> None:
+        """Drops cached lines of the first ``n`` scores, so the CPU reads what the DMA wrote."""
+        self._scores[:n].invalidate()
+
     def _transfer(self, n: int, times: list | None = None) -> None:
         """Moves ``n`` packed requests (already in the request buffer) through the accelerator."""
         t0 = time.perf_counter()
-        self._requests[:n].flush()
+        self._flush(n)
         t1 = time.perf_counter()
         try:
             self.recvchannel.transfer(self._scores.physical_address, n * 4)
@@ -266,7 +273,7 @@ class RecommenderOverlay(pynq.Overlay):
             self.reset_dma()      # leaves the DMA usable for the next call
             raise
         t2 = time.perf_counter()
-        self._scores[:n].invalidate()
+        self._invalidate(n)
         t3 = time.perf_counter()
         if self.recvchannel.transferred != n * 4:
             raise DmaError(f"AXI DMA '{self.dma_name}' S2MM channel received {self.recvchannel.transferred} bytes "
