@@ -79,6 +79,13 @@ class PsSpec:
     def slave_aclk(self, port: str) -> str:
         return f"S_AXI_{port}_ACLK" if self.kind == "ps7" else f"saxi{port.lower()}_fpd_aclk"
 
+    def addr_seg(self, port: str) -> str:
+        """The DDR address segment behind an HP port as ``get_bd_addr_segs`` names it (PS8 names
+        it by the port's internal S_AXI_GPn name, the .hwh by its bus interface name)."""
+        if self.kind == "ps7":
+            return f"{self.instance}/S_AXI_{port}/{self.ddr_block(port)}"
+        return f"{self.instance}/SAXIGP{PS8_SAXI_GP[port]}/{self.ddr_block(port)}"
+
     def ddr_block(self, port: str) -> str:
         return f"{port}_DDR_LOWOCM" if self.kind == "ps7" else f"{port}_DDR_LOW"
 
