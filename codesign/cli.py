@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
+    p = sub.add_parser("host", help="the PYNQ driver on a board, or on the simulated PYNQ device per backend: "
+                                    "bit-exactness against the vectors, latency (host/latency.json)")
+    _common(p)
+    p.set_defaults(func=cmd_step)
     p = sub.add_parser("hls", help="hls4ml project + bit-exact C simulation (+ synthesis if the tool is on PATH)")
     _common(p)
     p.add_argument("--board", default=None, help="target board (default: the design's)")

@@ -29,6 +29,11 @@ import pynq
 
 from codesign.stream import StreamLayout, pack_requests
 
+if os.environ.get("CODESIGN_SIM_DEVICE", "0") != "0":
+    # a workstation asking for the simulated PYNQ device: register it with pynq (pynq only
+    # probes Device subclasses that were imported). Never set on a board.
+    import codesign.simdevice.device  # noqa: F401
+
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 MM2S, S2MM = 0x00, 0x30
 DMACR, DMASR, ADDR, ADDR_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28

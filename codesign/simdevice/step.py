@@ -36,12 +36,13 @@ def overlay_files(design: Design, out: Path, simulated: bool) -> tuple[Path | No
     layout of the RTL build) goes beside it.
     """
     from codesign.simdevice.backends import design_layout
-    folder = design.path("bitstream")
-    hwhs = sorted(folder.rglob("*.hwh")) if folder.is_dir() else []
-    if not hwhs:
-        return None, f"no .hwh in {folder}: run the bitstream step ('codesign flow --out {design.folder} " \
-                     f"--steps bitstream')"
-    hwh = hwhs[0]
+    built = design.result("bitstream")
+    if built.get("route") != "vivado" or not isinstance(built.get("files", {}).get("hwh"), str):
+        return None, (f"board {design.cfg.board} has no PS/AXI DMA overlay (route {built.get('route')!r}): "
+                      f"the PYNQ driver needs a Zynq board")
+    hwh = Path(built["files"]["hwh"])
+    if not hwh.is_file():
+        return None, f"no .hwh at {hwh}: re-run the bitstream step"
     bit = hwh.with_suffix(".bit")
     layout = design_layout(design.folder)
     if bit.is_file():
