@@ -68,8 +68,10 @@ def device(reference, part="xc7z020clg400-1", fault=None):
 
 def test_scores_are_bit_exact_in_chunks_and_copies(reference, bitfile):
     fp, layout = reference
-    device(reference)
+    dev = device(reference)
     ol = RecommenderOverlay(str(bitfile), max_batch=64)
+    clk = ol.clock_dict[0]                             # Overlay.download set FCLK0 on the stub
+    assert clk["enable"] and dev.clocks.settings[0][:2] == (clk["divisor0"], clk["divisor1"])
     nodes, tokens = requests(layout, 300)
     expected = fp.predict({"nodes": nodes, "tokens": tokens})
     got = ol.score(nodes, tokens)                       # 5 transfers of <= 64 requests

@@ -157,6 +157,10 @@ def host_step(design: Design) -> dict:
         "passed": bool(done) and all(r["mismatches"] == 0 for r in done.values()),
         "latency_file": str(out / "latency.json"),
     })
+    if real is None:
+        result["latency_note"] = ("simulated device: 'dma' is the DMA register model plus the backend computing "
+                                  "on this CPU, not FPGA time; pack, flush, invalidate and unpack are the "
+                                  "driver's own host cost (as on a board)")
     timed = runs.get("board") if "board" in done else runs.get("reference")
     if timed and "latency" in timed:
         batches = timed["latency"]["batches"]
