@@ -15,8 +15,8 @@ design folder; kinds:
 
 - ``reference``: the fixed-point reference (``codesign.fixedpoint.FixedPointModel``) of the
   design's ``rtl.variant`` model, i.e. the outputs every level is checked against;
-- ``csim``: the design's compiled hls4ml C simulation (``codesign.simdevice.csim_backend``);
-- ``rtl``: the design's RTL top under cocotb + Verilator (``codesign.simdevice.rtl_backend``).
+- ``csim``: the design's compiled hls4ml C simulation (``codesign.simdevice.csim``);
+- ``rtl``: the design's RTL top under cocotb + Verilator (``codesign.simdevice.rtl``).
 
 The last two are provided by their own modules (registered in ``BACKENDS`` below); a backend
 whose inputs are missing raises ``BackendUnavailable`` naming the command that makes them.
@@ -129,8 +129,8 @@ class ReferenceBackend:
 # reference works without the C-simulation or RTL modules and their tools)
 BACKENDS: dict[str, str] = {
     "reference": "codesign.simdevice.backends:ReferenceBackend.from_design",
-    "csim": "codesign.simdevice.csim_backend:CsimBackend",
-    "rtl": "codesign.simdevice.rtl_backend:RtlBackend",
+    "csim": "codesign.simdevice.csim:make_csim_backend",
+    "rtl": "codesign.simdevice.rtl:make_rtl_backend",
 }
 
 
