@@ -173,10 +173,36 @@ class RtlConfig(Section):
 class BitstreamConfig(Section):
     """The ``bitstream`` step: Vivado project (block design, tcl, .hwh); runs Vivado when on PATH."""
 
+    vivado: bool = Field(True, description="run the generated project when vivado is on PATH")
+    jobs: int = Field(2, ge=1, le=64, description="Vivado synthesis/implementation jobs")
+    vivado_timeout_s: float = Field(4 * 3600, gt=0, description="deadline of the whole Vivado run")
+    hls4ml: bool = Field(True, description="also write hls4ml's VivadoAccelerator project where it supports the board")
 
 
 class HostConfig(Section):
     """The ``host`` step: the PYNQ driver on a board or on the simulated device."""
+
+    backends: list[Literal["reference", "csim", "rtl"]] = Field(
+        default_factory=lambda: ["reference", "csim", "rtl"], min_length=1,
+        description="simulated-device backends run (a backend whose inputs are missing is skipped)")
+    reference_vectors: int = Field(10000, ge=1, description="requests through the driver, reference backend")
+    csim_vectors: int = Field(10000, ge=1, description="requests through the driver, C-simulation backend")
+    rtl_vectors: int = Field(1000, ge=1, description="requests through the driver, RTL backend (Verilator)")
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 8, 64, 256, 1024], min_length=1,
+                                   description="latency sweep (each at most max_batch)")
+    repeats: int = Field(100, ge=1, description="timed calls per batch size")
+    warmup: int = Field(10, ge=0, description="untimed calls per batch size before timing")
+    latency_backends: list[Literal["reference", "csim", "rtl"]] = Field(
+        default_factory=lambda: ["reference"], description="backends whose latency is measured")
+    max_batch: int = Field(1024, ge=1, description="requests per DMA transfer (the driver's buffer)")
+    timeout_s: float = Field(5.0, gt=0, description="deadline of one DMA transfer")
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive_batches(cls, sizes: list[int]) -> list[int]:
+        if any(b < 1 for b in sizes):
+            raise ValueError("every batch size must be >= 1")
+        return sizes
 
 
 

@@ -60,13 +60,18 @@ class StreamLayout:
         return 1
 
     score_bits: int = SCORE_BITS
+    # depths of the node and token embedding ROMs (ids must stay below them); optional so
+    # layouts written before they existed still load (then only the id width is checked)
+    node_rows: int | None = None
+    token_rows: int | None = None
 
     def to_dict(self) -> dict:
         return {**asdict(self), "request_bits": self.request_bits, "beats_per_request": self.beats_per_request}
 
     @classmethod
     def from_dict(cls, d: dict) -> "StreamLayout":
-        return cls(d["n_nodes"], d["title_length"], d["score_frac_bits"], d.get("id_bits", ID_BITS))
+        return cls(d["n_nodes"], d["title_length"], d["score_frac_bits"], d.get("id_bits", ID_BITS),
+                   d.get("score_bits", SCORE_BITS), d.get("node_rows"), d.get("token_rows"))
 
 
 def pack_requests(layout: StreamLayout, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:

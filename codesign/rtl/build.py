@@ -84,7 +84,8 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff: float, clock_ns: float)
         raise RuntimeError(f"da4ml core input is {core['in_bits']} bits, the top feeds {expected_in}")
     write_hex(out / "node_rom.hex", pack_rows(spec.node_table, spec.node_fmt), node_w)
     write_hex(out / "token_rom.hex", pack_rows(spec.token_table, spec.token_fmt), tok_w)
-    layout = StreamLayout(spec.n_graph_nodes, spec.title_length, traced.out_fmt.f)
+    layout = StreamLayout(spec.n_graph_nodes, spec.title_length, traced.out_fmt.f,
+                          node_rows=len(spec.node_table), token_rows=len(spec.token_table))
     params = {
         "N": spec.n_graph_nodes, "L": spec.title_length, "ID_W": layout.id_bits,
         "IN_W": layout.request_bits,

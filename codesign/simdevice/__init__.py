@@ -1,0 +1,1 @@
+"""The simulated PYNQ device (workstation side): AXI DMA register model, non-coherent memory, backends."""
