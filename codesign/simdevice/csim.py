@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.ctypeslib as npc
 
-from codesign.simdevice.layout import design_layout, request_beats
+from codesign.simdevice.backends import BackendUnavailable, design_layout, request_rows
 from codesign.stream import StreamLayout, pack_scores, unpack_requests
 
 STREAM_INPUTS = ("nodes", "tokens")
@@ -32,12 +32,12 @@ def find_library(project: Path) -> tuple[Path, str]:
     """(compiled C-simulation library, project name) of an hls4ml project folder."""
     script = project / "build_lib.sh"
     if not script.is_file():
-        raise FileNotFoundError(f"no hls4ml project in {project}: run 'codesign hls --out {project.parents[1]}' first")
+        raise BackendUnavailable(f"no hls4ml project in {project}: run 'codesign hls --out {project.parents[1]}' first")
     text = script.read_text()
     name, stamp = _shell_var(text, "PROJECT"), _shell_var(text, "LIB_STAMP")
     lib = project / "firmware" / f"{name}-{stamp}.so"
     if not name or not stamp or not lib.is_file():
-        raise FileNotFoundError(f"the C simulation of {project} is not compiled ({lib} is missing): "
+        raise BackendUnavailable(f"the C simulation of {project} is not compiled ({lib} is missing): "
                                 f"run 'codesign hls --out {project.parents[1]} --force'")
     return lib, name
 
@@ -69,9 +69,9 @@ class CsimBackend:
         result = folder / "hls" / "hls.json"
         project = Path(json.loads(result.read_text())["project"]) if result.is_file() else folder / "hls" / "project"
         if not project.is_dir():
-            raise FileNotFoundError(f"no hls4ml project in {folder}: run 'codesign hls --out {folder}' first")
+            raise BackendUnavailable(f"no hls4ml project in {folder}: run 'codesign hls --out {folder}' first")
         self.library, project_name = find_library(project)
-        self.layout = layout or design_layout(folder)
+        self.layout = layout or _layout(folder)
         self.inputs, outputs = bridge_ports(project, project_name)
         if len(outputs) != 1 or outputs[0][1] != 1:
             raise ValueError(f"{project} has outputs {outputs}; the score stream carries one score per request")
@@ -99,6 +99,22 @@ class CsimBackend:
         return out
 
     def process(self, request_bytes: np.ndarray) -> np.ndarray:
-        """Score beats (n x score bytes, uint8) of n request beats."""
-        nodes, tokens = unpack_requests(self.layout, request_beats(self.layout, request_bytes))
-        return pack_scores(self.layout, self.scores(nodes, tokens))
+        """Score beats (flat uint8, n x score bytes) of n request beats."""
+        rows = request_rows(self.layout, request_bytes)
+        if not len(rows):
+            return np.zeros(0, np.uint8)
+        nodes, tokens = unpack_requests(self.layout, rows)
+        return pack_scores(self.layout, self.scores(nodes, tokens)).reshape(-1)
+
+
+def _layout(folder: Path) -> StreamLayout:
+    """The design's stream layout: the RTL build's, else the reference model's (as the reference backend)."""
+    if (folder / "rtl" / "build.json").is_file():
+        return design_layout(folder)
+    from codesign.simdevice.backends import ReferenceBackend
+    return ReferenceBackend.from_design(folder).layout
+
+
+def make_csim_backend(design_folder: Path) -> CsimBackend:
+    """The ``csim`` backend of a design folder (``BackendUnavailable`` until the hls step ran)."""
+    return CsimBackend(Path(design_folder))
