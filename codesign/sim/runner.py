@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 SIMULATORS = ("verilator", "icarus")
@@ -63,6 +64,67 @@ def simulator_version(sim: str) -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
+@contextmanager
+def _bench_environment(sim: str, module_dir: Path):
+    """``os.environ`` and ``sys.path`` as cocotb's runner needs them while building/running."""
+    import sys
+    reason = missing_simulator(sim)
+    if reason:
+        raise RuntimeError(f"cannot simulate with {sim}: {reason}")
+    env = simulator_env(sim)
+    repo = Path(__file__).resolve().parents[2]
+    module_dir = str(Path(module_dir).resolve())
+    env["PYTHONPATH"] = os.pathsep.join([module_dir, str(repo), os.environ.get("PYTHONPATH", "")])
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    sys.path.insert(0, module_dir)   # the runner passes sys.path on
+    try:
+        yield env
+    finally:
+        sys.path.remove(module_dir)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_bench(sim: str, sources: list[str], toplevel: str, build_dir: Path, module_dir: Path,
+                libdirs: list[str] = (), parameters: dict | None = None, waves: bool = False) -> Path:
+    """Builds ``sources`` for ``sim`` into ``build_dir/<sim>`` (returned); ``run_bench`` reuses it."""
+    from cocotb_tools.runner import get_runner
+    with _bench_environment(sim, module_dir):
+        build_args = [a for d in libdirs for a in ("-y", str(d))]
+        if sim == "verilator":
+            build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
+        build_dir = Path(build_dir).resolve() / sim
+        get_runner(sim).build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
+                              parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
+                              waves=waves, always=True)
+    return build_dir
+
+
+def run_bench(sim: str, built: Path, toplevel: str, test_module: str, module_dir: Path,
+              extra_env: dict | None = None, test_dir: Path | None = None, testcase: str | None = None,
+              waves: bool = False) -> Path:
+    """Runs the cocotb ``test_module`` (a file in ``module_dir``) on a build of ``build_bench``.
+
+    Returns the results XML path. Raises ``RuntimeError`` when any cocotb test failed.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+    with _bench_environment(sim, module_dir) as env:
+        results = built / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
+        get_runner(sim).test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
+                             build_dir=built, test_dir=test_dir or built, results_xml=str(results),
+                             extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
+                                        for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
+    _, failed = get_results(results)
+    if failed:
+        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {sim}; see {results}")
+    return results
+
+
 def run_cocotb(sim: str, sources: list[str], toplevel: str, test_module: str, build_dir: Path, module_dir: Path,
                libdirs: list[str] = (), parameters: dict | None = None, extra_env: dict | None = None,
                test_dir: Path | None = None, testcase: str | None = None, waves: bool = False) -> Path:
@@ -72,41 +134,5 @@ def run_cocotb(sim: str, sources: list[str], toplevel: str, test_module: str, bu
 
     Raises ``RuntimeError`` when any cocotb test failed.
     """
-    from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
-
-    reason = missing_simulator(sim)
-    if reason:
-        raise RuntimeError(f"cannot simulate with {sim}: {reason}")
-    env = simulator_env(sim)
-    repo = Path(__file__).resolve().parents[2]
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(module_dir).resolve()), str(repo), os.environ.get("PYTHONPATH", "")])
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    import sys
-    sys.path.insert(0, str(Path(module_dir).resolve()))   # the runner passes sys.path on
-    try:
-        runner = get_runner(sim)
-        build_args = [a for d in libdirs for a in ("-y", str(d))]
-        if sim == "verilator":
-            build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
-        build_dir = Path(build_dir).resolve() / sim
-        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
-                     parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
-                     waves=waves, always=True)
-        results = build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
-                    build_dir=build_dir, test_dir=test_dir or build_dir, results_xml=str(results),
-                    extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
-                          for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
-    finally:
-        sys.path.remove(str(Path(module_dir).resolve()))
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    _, failed = get_results(results)
-    if failed:
-        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {sim}; see {results}")
-    return results
+    built = build_bench(sim, sources, toplevel, build_dir, module_dir, libdirs, parameters, waves)
+    return run_bench(sim, built, toplevel, test_module, module_dir, extra_env, test_dir, testcase, waves)

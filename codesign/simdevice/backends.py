@@ -50,6 +50,9 @@ class Backend(Protocol):
 
 def request_rows(layout: StreamLayout, request_bytes: np.ndarray) -> np.ndarray:
     """``request_bytes`` as (n, layout.request_bytes) uint8; a clear error on a partial request."""
+    if np.asarray(request_bytes).dtype != np.uint8:
+        raise ValueError(f"request beats must be uint8 bytes (codesign.stream.pack_requests), got "
+                         f"{np.asarray(request_bytes).dtype}")
     data = np.ascontiguousarray(request_bytes, dtype=np.uint8).reshape(-1)
     if data.size % layout.request_bytes:
         raise ValueError(f"{data.size} request bytes are not a whole number of {layout.request_bytes}-byte "

@@ -1,0 +1,120 @@
+"""Backend ``csim`` of the simulated PYNQ device: the ``hls`` step's compiled C simulation.
+
+The ``hls`` step compiles the hls4ml project into ``hls/project/firmware/<project>-<stamp>.so``
+(the library its C-simulation check ran). This backend loads that library with ctypes (no
+hls4ml, no TensorFlow) and calls its bridge ``<project>_double`` per request, the way
+hls4ml's ``predict`` does: the inputs are the ids unpacked from the request beats, as
+doubles; the score is converted back to a score beat (it must lie on the stream's grid).
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import numpy.ctypeslib as npc
+
+from codesign.simdevice.backends import BackendUnavailable, design_layout, request_rows
+from codesign.stream import StreamLayout, pack_scores, unpack_requests
+
+STREAM_INPUTS = ("nodes", "tokens")
+PACKED_INPUT = "request"    # codesign.hls.convert.PACKED_INPUT (VivadoAccelerator: one packed input)
+
+
+def _shell_var(script: str, name: str) -> str | None:
+    m = re.search(rf"^{name}=(\S+)$", script, re.M)
+    return m.group(1).strip("\"'") if m else None
+
+
+def find_library(project: Path) -> tuple[Path, str]:
+    """(compiled C-simulation library, project name) of an hls4ml project folder."""
+    script = project / "build_lib.sh"
+    if not script.is_file():
+        raise BackendUnavailable(f"no hls4ml project in {project}: run 'codesign hls --out {project.parents[1]}' first")
+    text = script.read_text()
+    name, stamp = _shell_var(text, "PROJECT"), _shell_var(text, "LIB_STAMP")
+    lib = project / "firmware" / f"{name}-{stamp}.so"
+    if not name or not stamp or not lib.is_file():
+        raise BackendUnavailable(f"the C simulation of {project} is not compiled ({lib} is missing): "
+                                f"run 'codesign hls --out {project.parents[1]} --force'")
+    return lib, name
+
+
+def bridge_ports(project: Path, name: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(inputs, outputs) of the bridge function ``<name>_double``: (argument name, size), in order."""
+    text = (project / f"{name}_bridge.cpp").read_text()
+    m = re.search(rf"void {name}_double\(([^)]*)\)\s*\{{(.*?)\n\}}", text, re.S)
+    if not m:
+        raise RuntimeError(f"no function {name}_double in {project / (name + '_bridge.cpp')}: "
+                           f"not an hls4ml 1.3 project; run 'codesign hls --out {project.parents[1]} --force'")
+    args = re.findall(r"double\s*\*\s*(\w+)", m.group(1))
+    sizes_in = {a: int(n) for n, a in re.findall(r"convert_data<double,\s*\w+,\s*(\d+)>\((\w+),", m.group(2))}
+    sizes_out = {a: int(n) for n, a in re.findall(r"convert_data<\w+,\s*double,\s*(\d+)>\(\w+,\s*(\w+)\)", m.group(2))}
+    inputs = [(a, sizes_in[a]) for a in args if a in sizes_in]
+    outputs = [(a, sizes_out[a]) for a in args if a in sizes_out]
+    if len(inputs) + len(outputs) != len(args):
+        raise RuntimeError(f"cannot read the sizes of {name}_double's arguments {args} in {project}")
+    return inputs, outputs
+
+
+class CsimBackend:
+    """The compiled hls4ml C simulation of a design folder as the accelerator behind the DMA."""
+
+    name = "csim"
+
+    def __init__(self, design_folder: Path, layout: StreamLayout | None = None):
+        folder = Path(design_folder)
+        result = folder / "hls" / "hls.json"
+        project = Path(json.loads(result.read_text())["project"]) if result.is_file() else folder / "hls" / "project"
+        if not project.is_dir():
+            raise BackendUnavailable(f"no hls4ml project in {folder}: run 'codesign hls --out {folder}' first")
+        self.library, project_name = find_library(project)
+        self.layout = layout or _layout(folder)
+        self.inputs, outputs = bridge_ports(project, project_name)
+        if len(outputs) != 1 or outputs[0][1] != 1:
+            raise ValueError(f"{project} has outputs {outputs}; the score stream carries one score per request")
+        expected = ([(PACKED_INPUT, self.layout.request_fields)] if [n for n, _ in self.inputs] == [PACKED_INPUT]
+                    else [(n, self.layout.n_nodes if n == "nodes" else self.layout.title_length)
+                          for n, _ in self.inputs if n in STREAM_INPUTS])
+        if sorted(self.inputs) != sorted(expected) or not expected:
+            raise ValueError(f"the C simulation's inputs {self.inputs} are not the request stream's "
+                             f"(nodes: {self.layout.n_nodes}, tokens: {self.layout.title_length})")
+        self._lib = ctypes.cdll.LoadLibrary(str(self.library))
+        self._top = getattr(self._lib, f"{project_name}_double")
+        self._top.restype = None
+        self._top.argtypes = [npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")] * (len(self.inputs) + 1)
+
+    def scores(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """C-simulation scores (float64, exact) of unpacked requests."""
+        columns = {"nodes": np.asarray(nodes, np.float64), "tokens": np.asarray(tokens, np.float64)}
+        columns[PACKED_INPUT] = np.concatenate([columns["nodes"], columns["tokens"]], axis=1)
+        rows = [np.ascontiguousarray(columns[n]) for n, _ in self.inputs]
+        out = np.zeros(len(nodes), np.float64)
+        y = np.zeros(1, np.float64)
+        for i in range(len(out)):
+            self._top(*(r[i] for r in rows), y)
+            out[i] = y[0]
+        return out
+
+    def process(self, request_bytes: np.ndarray) -> np.ndarray:
+        """Score beats (flat uint8, n x score bytes) of n request beats."""
+        rows = request_rows(self.layout, request_bytes)
+        if not len(rows):
+            return np.zeros(0, np.uint8)
+        nodes, tokens = unpack_requests(self.layout, rows)
+        return pack_scores(self.layout, self.scores(nodes, tokens)).reshape(-1)
+
+
+def _layout(folder: Path) -> StreamLayout:
+    """The design's stream layout: the RTL build's, else the reference model's (as the reference backend)."""
+    if (folder / "rtl" / "build.json").is_file():
+        return design_layout(folder)
+    from codesign.simdevice.backends import ReferenceBackend
+    return ReferenceBackend.from_design(folder).layout
+
+
+def make_csim_backend(design_folder: Path) -> CsimBackend:
+    """The ``csim`` backend of a design folder (``BackendUnavailable`` until the hls step ran)."""
+    return CsimBackend(Path(design_folder))
