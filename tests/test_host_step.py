@@ -20,19 +20,22 @@ def test_host_step_on_the_simulated_device(tiny_design):
     cfg = tiny_design.cfg.model_copy(deep=True)
     cfg.rtl.synth = False
     cfg.bitstream.hls4ml = False
-    cfg.host.backends = ["reference", "csim"]
+    cfg.host.backends = ["reference", "csim", "rtl"]
+    cfg.host.rtl_vectors = 200
     cfg.host.batch_sizes = [1, 64, 1024]
     cfg.host.repeats = 30
     design = Design(tiny_design.folder, cfg)
-    if not design.is_current("hls"):
-        (design.folder / "hls").mkdir(exist_ok=True)     # no compiled C simulation: csim is skipped
-    summary = run_flow(design, ["vectors", "rtl", "bitstream", "host"], log=lambda *_: None)
+    summary = run_flow(design, ["vectors", "hls", "rtl", "bitstream", "host"], log=lambda *_: None)
     host = summary["steps"]["host"]
     ref = host["backends"]["reference"]
     assert ref["samples"] == 10000 and ref["mismatches"] == 0 and ref["first_mismatch"] is None
     assert ref["device"] == "simulated:reference" and ref["dma"] == "axi_dma_0"
-    assert "skipped" in host["backends"]["csim"]
-    assert host["device"] == "simulated:reference" and host["mismatches"] == 0 and host["passed"]
+    csim, rtl = host["backends"]["csim"], host["backends"]["rtl"]
+    assert csim["samples"] == 10000 and csim["mismatches"] == 0 and csim["device"] == "simulated:csim"
+    # the RTL backend comes from its own module; where it is missing the backend says so
+    assert rtl.get("mismatches") == 0 or "not available" in rtl["skipped"]
+    deepest = "simulated:rtl" if "skipped" not in rtl else "simulated:csim"
+    assert host["device"] == deepest and host["mismatches"] == 0 and host["passed"]
     assert host["bitstream"].startswith("placeholder")
     assert set(host["latency"]) == {"1", "64", "1024"}
     overhead = host["host_overhead_us_per_request"]

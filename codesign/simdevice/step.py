@@ -109,7 +109,7 @@ def _summary(latency: dict) -> dict:
             for b in latency["batches"]}
 
 
-@register_step("host", sections=("host", "board"), after=("vectors", "rtl", "bitstream"))
+@register_step("host", sections=("host", "board"), after=("vectors", "hls", "rtl", "bitstream"))
 def host_step(design: Design) -> dict:
     from codesign.boards import load_board
     from codesign.simdevice.backends import BackendUnavailable, make_backend
