@@ -109,6 +109,15 @@ def cmd_boards(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from codesign.deploy import deploy
+    manifest = deploy(Path(args.out))
+    print(f"deploy: {Path(args.out) / 'deploy'} ({len(manifest['files'])} files; copy it to the board)")
+    if manifest.get("skipped"):
+        print(f"  {manifest['skipped']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("boards", help="list the boards of boards/ (part, resources, clock, PS, DMA port)")
     p.set_defaults(func=cmd_boards)
+    p = sub.add_parser("deploy", help="DIR/deploy/: bitstream, .hwh, driver, vectors and notebook for a PYNQ board")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
+    p.set_defaults(func=cmd_deploy)
     p = sub.add_parser("eval", help="print the trained models' metrics")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.set_defaults(func=cmd_eval)

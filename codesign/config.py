@@ -21,7 +21,9 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # validate_default: a default such as 5 for a float field becomes 5.0, as the same value
+    # read back from design.yaml does, so cache keys survive the round trip through design.yaml
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 class DataConfig(Section):

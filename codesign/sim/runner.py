@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 SIMULATORS = ("verilator", "icarus")
@@ -89,39 +90,49 @@ def _bench_environment(sim: str, module_dir: Path):
                 os.environ[k] = v
 
 
+@dataclass
+class Bench:
+    """A testbench built for one simulator: ``run_bench`` runs tests on it without rebuilding."""
+
+    sim: str
+    runner: object            # the cocotb_tools runner that built it (keeps the simulator's build state)
+    build_dir: Path
+    toplevel: str
+    module_dir: Path
+
+
 def build_bench(sim: str, sources: list[str], toplevel: str, build_dir: Path, module_dir: Path,
-                libdirs: list[str] = (), parameters: dict | None = None, waves: bool = False) -> Path:
-    """Builds ``sources`` for ``sim`` into ``build_dir/<sim>`` (returned); ``run_bench`` reuses it."""
+                libdirs: list[str] = (), parameters: dict | None = None, waves: bool = False) -> Bench:
+    """Builds ``sources`` for ``sim`` into ``build_dir/<sim>``; ``run_bench`` reuses the build."""
     from cocotb_tools.runner import get_runner
     with _bench_environment(sim, module_dir):
         build_args = [a for d in libdirs for a in ("-y", str(d))]
         if sim == "verilator":
             build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
         build_dir = Path(build_dir).resolve() / sim
-        get_runner(sim).build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
-                              parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
-                              waves=waves, always=True)
-    return build_dir
+        runner = get_runner(sim)
+        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
+                     parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
+                     waves=waves, always=True)
+    return Bench(sim, runner, build_dir, toplevel, Path(module_dir).resolve())
 
 
-def run_bench(sim: str, built: Path, toplevel: str, test_module: str, module_dir: Path,
-              extra_env: dict | None = None, test_dir: Path | None = None, testcase: str | None = None,
-              waves: bool = False) -> Path:
-    """Runs the cocotb ``test_module`` (a file in ``module_dir``) on a build of ``build_bench``.
+def run_bench(bench: Bench, test_module: str, extra_env: dict | None = None, test_dir: Path | None = None,
+              testcase: str | None = None, waves: bool = False) -> Path:
+    """Runs the cocotb ``test_module`` (a file in the bench's ``module_dir``) on a built bench.
 
     Returns the results XML path. Raises ``RuntimeError`` when any cocotb test failed.
     """
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
-    with _bench_environment(sim, module_dir) as env:
-        results = built / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
-        get_runner(sim).test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
-                             build_dir=built, test_dir=test_dir or built, results_xml=str(results),
-                             extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
-                                        for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
+    with _bench_environment(bench.sim, bench.module_dir) as env:
+        results = bench.build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
+        bench.runner.test(test_module=test_module, hdl_toplevel=bench.toplevel, testcase=testcase,
+                          build_dir=bench.build_dir, test_dir=test_dir or bench.build_dir, results_xml=str(results),
+                          extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
+                                     for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
     _, failed = get_results(results)
     if failed:
-        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {sim}; see {results}")
+        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {bench.sim}; see {results}")
     return results
 
 
@@ -134,5 +145,5 @@ def run_cocotb(sim: str, sources: list[str], toplevel: str, test_module: str, bu
 
     Raises ``RuntimeError`` when any cocotb test failed.
     """
-    built = build_bench(sim, sources, toplevel, build_dir, module_dir, libdirs, parameters, waves)
-    return run_bench(sim, built, toplevel, test_module, module_dir, extra_env, test_dir, testcase, waves)
+    bench = build_bench(sim, sources, toplevel, build_dir, module_dir, libdirs, parameters, waves)
+    return run_bench(bench, test_module, extra_env, test_dir, testcase, waves)
