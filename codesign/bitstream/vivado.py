@@ -202,7 +202,7 @@ apply_bd_automation {preset} [get_bd_cells {ps.instance}]
 set_property -dict {_tcl_dict(d.ps_config())} [get_bd_cells {ps.instance}]
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 {DMA_INSTANCE}
 # stream and memory-map widths are ours, not propagated from the neighbours
-set_property -dict [list {" ".join(f"CONFIG.{k}.VALUE_SRC USER" for k in d.dma_params if k.endswith("_width"))}] \\
+set_property -dict [list {" ".join(f"CONFIG.{k}.VALUE_SRC USER" for k in d.dma_params if k.endswith("data_width"))}] \\
     [get_bd_cells {DMA_INSTANCE}]
 set_property -dict {_tcl_dict(d.dma_params)} [get_bd_cells {DMA_INSTANCE}]
 create_bd_cell -type ip -vlnv {ACCEL_VLNV} {ACCEL_INSTANCE}
