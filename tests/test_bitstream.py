@@ -149,6 +149,10 @@ def test_vivado_tcl_and_hwh_match_the_design(tmp_path, board_name, layout):
     assert md.clock_dict[0]["enable"] == 1
     assert (md.clock_dict[0]["divisor0"], md.clock_dict[0]["divisor1"]) == (bd.clock.divisor0, bd.clock.divisor1)
     assert hwh_part(hwh) == split_part(board.part)
+    # pynq 3.0.1's own copy of the parser (what EmbeddedDevice.get_bitfile_metadata uses) agrees
+    from pynq.metadata.runtime_metadata_parser import RuntimeMetadataParser as PynqParser
+    pynq_dma = PynqParser(Metadata(input=str(hwh))).ip_dict[DMA_INSTANCE]
+    assert pynq_dma["phys_addr"] == bd.dma_base and pynq_dma["parameters"]["c_include_s2mm"] == "1"
     # the accelerator and the DMA masters in the XML: VLNV, port widths, HP port
     root = ET.parse(hwh).getroot()
     accel = root.find(f".//MODULE[@INSTANCE='{ACCEL_INSTANCE}']")
