@@ -84,6 +84,8 @@ def hls4ml_project(design: Design, board: Board, out: Path) -> dict:
     else:
         command = f"{hls_cmd} && vivado -mode batch -source design.tcl"
     return {"project": str(out), "board": board.hls4ml_board, "io_type": hls.io_type,
+            "tools": "vivado_hls (Vivado HLS, last shipped with Vivado 2020.1: hls4ml 1.3.0's VivadoAccelerator "
+                     "backend calls it; its design.tcl uses that release's IP versions), then vivado",
             "files": sorted(p.name for p in out.iterdir()), "command": command,
             "note": "hls4ml's own block design (its myproject_axi IP and DMA settings), not ours: "
                     "its .hwh differs from recommender.hwh"}
