@@ -250,3 +250,14 @@ def test_driver_imports_without_heavy_packages(tmp_path):
     env.pop("CODESIGN_SIM_DEVICE", None)
     out = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_host_step_skips_boards_without_a_zynq_overlay(tmp_path):
+    from codesign.config import parse_config
+    from codesign.flow import Design, write_json
+    from codesign.simdevice.step import board_device, overlay_files
+    design = Design(tmp_path, parse_config({"board": "alveo-u50"}))
+    write_json(design.path("bitstream") / "bitstream.json", {"route": "vitis", "files": {}})
+    bit, reason = overlay_files(design, tmp_path / "host" / "overlay", simulated=True)
+    assert bit is None and "alveo-u50 has no PS/AXI DMA overlay (route 'vitis')" in reason
+    assert board_device() is None          # this machine has no board; the simulated device is opt-in
