@@ -261,3 +261,18 @@ def test_host_step_skips_boards_without_a_zynq_overlay(tmp_path):
     bit, reason = overlay_files(design, tmp_path / "host" / "overlay", simulated=True)
     assert bit is None and "alveo-u50 has no PS/AXI DMA overlay (route 'vitis')" in reason
     assert board_device() is None          # this machine has no board; the simulated device is opt-in
+
+
+def test_pack_into_a_buffer_matches_a_fresh_pack():
+    from codesign.stream import pack_requests, unpack_requests
+    layout = StreamLayout(6, 5, 13)
+    rng = np.random.default_rng(3)
+    nodes, tokens = rng.integers(0, 2 ** 16, (7, 6)), rng.integers(0, 2 ** 16, (7, 5))
+    buf = np.full((9, layout.request_bytes), 0xAB, np.uint8)       # stale bytes must be cleared
+    packed = pack_requests(layout, nodes, tokens, out=buf)
+    assert np.array_equal(packed, pack_requests(layout, nodes, tokens)) and np.shares_memory(packed, buf)
+    back = unpack_requests(layout, buf[:7])
+    assert np.array_equal(back[0], nodes) and np.array_equal(back[1], tokens)
+    assert (buf[7:] == 0xAB).all()
+    with pytest.raises(ValueError, match=r"out must be uint8 \(>= 7, 32\)"):
+        pack_requests(layout, nodes, tokens, out=buf[:5])
