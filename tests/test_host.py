@@ -276,3 +276,20 @@ def test_pack_into_a_buffer_matches_a_fresh_pack():
     assert (buf[7:] == 0xAB).all()
     with pytest.raises(ValueError, match=r"out must be uint8 \(>= 7, 32\)"):
         pack_requests(layout, nodes, tokens, out=buf[:5])
+
+
+def test_a_board_copy_of_the_driver_refuses_the_simulated_device_variable(tmp_path):
+    """The driver package as copied to a board (codesign/host + stream.py), with the workstation
+    variable set by mistake: a clear ImportError, not a pynq device hunt."""
+    pkg = tmp_path / "codesign"
+    shutil.copytree(ROOT / "codesign" / "host", pkg / "host")
+    shutil.copy(ROOT / "codesign" / "stream.py", pkg / "stream.py")
+    (pkg / "__init__.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "CODESIGN_SIM_DEVICE": "reference"}
+    out = subprocess.run([sys.executable, "-c", "import codesign.host"], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode != 0 and "unset CODESIGN_SIM_DEVICE on a board" in out.stderr
+    env.pop("CODESIGN_SIM_DEVICE")
+    out = subprocess.run([sys.executable, "-c", "import codesign.host; print('ok')"], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

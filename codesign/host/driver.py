@@ -32,7 +32,11 @@ from codesign.stream import StreamLayout, pack_requests
 if os.environ.get("CODESIGN_SIM_DEVICE", "0") != "0":
     # a workstation asking for the simulated PYNQ device: register it with pynq (pynq only
     # probes Device subclasses that were imported). Never set on a board.
-    import codesign.simdevice.device  # noqa: F401
+    try:
+        import codesign.simdevice.device  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"CODESIGN_SIM_DEVICE is set but the simulated PYNQ device cannot be imported ({err}): "
+                          f"it lives in the codesign repository; unset CODESIGN_SIM_DEVICE on a board") from err
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 MM2S, S2MM = 0x00, 0x30
