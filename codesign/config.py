@@ -100,6 +100,13 @@ class LoraConfig(Section):
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
 
 
+class BaselinesConfig(Section):
+    """Popularity, BPR-MF (design size and 64), EASE and LightGCN on the same split and metrics."""
+
+    enabled: bool = True
+    epochs: int = Field(60, ge=5, description="BPR epochs of BPR-MF and LightGCN (validation every 5)")
+
+
 class TrainConfig(Section):
     epochs: int = Field(30, ge=1)
     qat_epochs: int = Field(15, ge=1)
@@ -114,6 +121,7 @@ class TrainConfig(Section):
     seed: int = 0
     distill: DistillConfig = Field(default_factory=DistillConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
 
 
 class SweepConfig(Section):
