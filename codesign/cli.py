@@ -114,6 +114,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_boards(args) -> int:
+    from codesign.boards import available_boards, format_boards, load_board
+    print(format_boards([load_board(name) for name in available_boards()]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
                        ("vectors", "freeze reference vectors and their fixed-point outputs"),
                        ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
-                       ("sim", "cocotb simulation of the RTL top over the frozen vectors")):
+                       ("sim", "cocotb simulation of the RTL top over the frozen vectors"),
+                       ("bitstream", "Vivado project (block design tcl + matching .hwh) or Vitis kernel project; "
+                                     "runs Vivado when on PATH")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="write report.html (tables and plots) from the folder's summary.json")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("boards", help="list the boards of boards/ (part, resources, clock, PS, DMA port)")
+    p.set_defaults(func=cmd_boards)
     p = sub.add_parser("eval", help="print the trained models' metrics")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.set_defaults(func=cmd_eval)

@@ -181,6 +181,10 @@ class RtlConfig(Section):
 class BitstreamConfig(Section):
     """The ``bitstream`` step: Vivado project (block design, tcl, .hwh); runs Vivado when on PATH."""
 
+    vivado: bool = Field(True, description="run the generated project when vivado is on PATH")
+    jobs: int = Field(2, ge=1, le=64, description="Vivado synthesis/implementation jobs")
+    vivado_timeout_s: float = Field(4 * 3600, gt=0, description="deadline of the whole Vivado run")
+    hls4ml: bool = Field(True, description="also write hls4ml's VivadoAccelerator project where it supports the board")
 
 
 class HostConfig(Section):
