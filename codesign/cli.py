@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
                        ("vectors", "freeze reference vectors and their fixed-point outputs"),
                        ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
-                       ("sim", "cocotb simulation of the RTL top over the frozen vectors")):
+                       ("sim", "cocotb simulation of the RTL top over the frozen vectors"),
+                       ("bench", "CPU/GPU baselines of the trained model (TF, XLA, ONNX Runtime, TFLite int8)")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
