@@ -119,6 +119,7 @@ def machine(threads: int, tf_threads: dict) -> dict:
         except metadata.PackageNotFoundError:
             versions[pkg] = None
     return {"cpu": cpu, "logical_cores": os.cpu_count(), "platform": platform.platform(),
+            "load_average_1min_at_start": os.getloadavg()[0],
             "threads": threads, "tensorflow_threads": tf_threads, "versions": versions}
 
 
@@ -231,6 +232,7 @@ def flat_table(runs: dict) -> list[dict]:
                                  "p50_us_per_request": t["p50_us_per_request"],
                                  "p99_us_per_request": t["p99_us_per_request"],
                                  "throughput_rps": t["throughput_rps"],
+                                 "throughput_rps_at_p50": t["throughput_rps_at_p50"],
                                  "max_abs_diff": run["verify"]["max_abs_diff"],
                                  "tolerance_metric": run["verify"]["tolerance_metric"],
                                  "within_tolerance": run["verify"]["within_tolerance"]})
@@ -242,6 +244,7 @@ def run_bench(design: Design, log=print) -> dict:
     cfg = design.cfg.bench
     threads = cfg.threads or os.cpu_count() or 1
     tf_threads = set_tf_threads(threads)   # before TensorFlow runs its first op
+    host = machine(threads, tf_threads)
     import tensorflow as tf
     if not design.is_current("train"):
         raise RuntimeError(f"no current trained models in {design.folder}: run "
@@ -285,7 +288,7 @@ def run_bench(design: Design, log=print) -> dict:
     runs = {k: runs[k] for k in ("cpu", "gpu")}
     table = flat_table(runs)
     result = {
-        "machine": machine(threads, tf_threads),
+        "machine": host,
         "inputs": {"source": "real requests of the test split (data step): nodes and tokens as int32",
                    "pool": len(next(iter(pool.values()))), "verify_samples": cfg.verify_samples,
                    "tflite_representative": f"{REPRESENTATIVE} training requests"},
@@ -295,6 +298,7 @@ def run_bench(design: Design, log=print) -> dict:
         "beyond_tolerance": sorted({f"{r['device']}/{r['runtime']}/{r['precision']}" for r in table
                                     if not r["within_tolerance"]}),
         "paper": PAPER, "bench_seconds": round(time.perf_counter() - start, 1),
+        "load_average_1min_at_end": os.getloadavg()[0],
     }
     write_json(folder / "baselines.json", result)
     return result
@@ -332,5 +336,7 @@ def format_table(result: dict) -> str:
                          f"p50 {lat['p50_us']:.1f} us; throughput {thr['runtime']} {thr['precision']} "
                          f"batch {thr['batch']} {thr['throughput_rps']:.0f} req/s")
     lines.append(f"threads: {result['machine']['threads']} on {result['machine']['cpu']} "
-                 f"({result['machine']['logical_cores']} logical cores)")
+                 f"({result['machine']['logical_cores']} logical cores; 1-min load average "
+                 f"{result['machine']['load_average_1min_at_start']:.1f} at start, "
+                 f"{result['load_average_1min_at_end']:.1f} at end)")
     return "\n".join(lines)
