@@ -97,9 +97,21 @@ def test_onnx_twin_matches(bench):
     quant = result["onnx"]["quant"]
     assert (design.path("bench") / quant["file"]).is_file() and quant["file"] == "hybrid_quant.onnx"
     assert quant["vs_reference"]["mismatches"] == 0 and quant["max_abs_diff"] == 0.0
+    assert quant["weights_folded"] and quant["quantized_weights"]["tensors"] >= 8
     flt = result["onnx"]["float"]
     assert (design.path("bench") / "hybrid_float.onnx").is_file()
     assert flt["within_tolerance"] and flt["tolerance"] > 0
+
+
+def test_folding_check_can_fail(bench):
+    """The float twin's ONNX stores the raw (unquantized) weights: the check must notice."""
+    from codesign.bench.runtimes import quantized_weights_in_onnx
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.train.step import load_trained
+    design, _, _ = bench
+    fp = FixedPointModel.from_keras(load_trained(design, "hybrid_quant"))
+    found = quantized_weights_in_onnx(fp, design.path("bench") / "hybrid_float.onnx")
+    assert found["missing"] and found["stored_quantized"] < found["tensors"]
 
 
 def test_summary_fields(bench):

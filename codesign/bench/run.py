@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from codesign.bench.runtimes import (Runner, Unavailable, convert_tflite_int8, export_onnx,
-                                     onnx_runner, set_tf_threads, tf_runner, tflite_runner)
+                                     onnx_runner, quantized_weights_in_onnx, set_tf_threads, tf_runner,
+                                     tflite_runner)
 from codesign.bench.timing import batch_of, time_call
 from codesign.flow import Design, write_json
 
@@ -132,12 +133,13 @@ class _Precision:
         self.precision, self.variant = precision, variant
         self.model = load_trained(design, variant)
         self.expected = None
+        self.fp = None
         self.inputs = {k: v.astype(np.int32) if v.dtype.kind in "iu" else v.astype(np.float32)
                        for k, v in pool.items()}
         if precision == "quant":
             from codesign.fixedpoint import FixedPointModel
             from codesign.vectors.step import on_grid
-            fp = FixedPointModel.from_keras(self.model)
+            self.fp = fp = FixedPointModel.from_keras(self.model)
             self.inputs = on_grid(fp, pool)
         self.verify_inputs = {k: v[:n_verify] for k, v in self.inputs.items()}
         with tf.device("/CPU:0"):
@@ -190,10 +192,14 @@ def _onnx_check(p: _Precision, folder: Path) -> dict:
         return {"variant": p.variant, "skipped": str(why)}
     check = verify(onnx_runner(p.onnx, 1, "/CPU:0"), p.verify_inputs, p.reference, "onnxruntime",
                    p.precision, p.expected)
-    how = ("tf2onnx from the QKeras model: weight quantizers folded into constants (quantized weights), "
-           "activation quantizers kept as float ops" if p.precision == "quant"
-           else "tf2onnx from the float Keras model")
-    return {"variant": p.variant, "file": p.onnx.name, "bytes": p.onnx.stat().st_size, "how": how, **check}
+    if p.precision != "quant":
+        return {"variant": p.variant, "file": p.onnx.name, "bytes": p.onnx.stat().st_size,
+                "how": "tf2onnx from the float Keras model", **check}
+    weights = quantized_weights_in_onnx(p.fp, p.onnx)
+    return {"variant": p.variant, "file": p.onnx.name, "bytes": p.onnx.stat().st_size,
+            "how": "tf2onnx from the QKeras model: weight quantizers folded into constants (the file stores "
+                   "the quantized weights), activation quantizers kept as float Round/Clip ops",
+            "quantized_weights": weights, "weights_folded": not weights["missing"], **check}
 
 
 def best_cpu(table: list[dict]) -> dict:

@@ -155,3 +155,35 @@ def tflite_runner(content: bytes, threads: int) -> Runner:
         return interpreter.get_tensor(out_index)
     types = sorted({str(d["dtype"].__name__) for d in interpreter.get_tensor_details()})
     return Runner("tflite_int8", call, {"device": "/CPU:0", "tensor_types": types, "bytes": len(content)})
+
+
+def quantized_weights_in_onnx(fp, path: Path) -> dict:
+    """Which of the fixed-point model's weight tensors (embedding tables, dense and graph
+    kernels, biases) the ONNX file stores already quantized, as constants.
+
+    A tensor counts as found when an initializer holds exactly its values on their grid (in any
+    layout: tf2onnx may transpose a kernel); a weight quantizer left in the graph would store the
+    float weights instead.
+    """
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(path)).graph
+    stored: dict[int, list[np.ndarray]] = {}
+    for init in graph.initializer:
+        values = numpy_helper.to_array(init)
+        if values.dtype.kind == "f":
+            stored.setdefault(values.size, []).append(np.sort(values.astype(np.float64).ravel()))
+    wanted = []
+    for op in fp.ops:
+        if op.kind == "embedding":
+            wanted.append((f"{op.name}.table", op.out.to_float(op.table)))
+        if getattr(op, "kernel", None) is not None:
+            wanted.append((f"{op.name}.kernel", op.kernel_fmt.to_float(op.kernel)))
+        if getattr(op, "bias", None) is not None:
+            wanted.append((f"{op.name}.bias", op.bias_fmt.to_float(op.bias)))
+    missing = []
+    for name, values in wanted:
+        flat = np.sort(np.asarray(values, np.float64).ravel())
+        if not any(np.array_equal(flat, c) for c in stored.get(flat.size, [])):
+            missing.append(name)
+    return {"tensors": len(wanted), "stored_quantized": len(wanted) - len(missing), "missing": missing}
