@@ -153,8 +153,10 @@ def test_best_cpu_ignores_runtimes_beyond_tolerance():
 
 def test_timing_respects_budget_and_pool():
     calls = []
-    t = time_call(lambda x: calls.append(1), {"a": np.zeros((4, 2))}, repeats=10_000, warmup=2, max_seconds=0.01)
-    assert MIN_REPEATS <= t["repeats"] < 10_000 and len(calls) == t["repeats"] + 2 and t["batch"] == 4
+    t = time_call(lambda x: calls.append(time.sleep(0.002)), {"a": np.zeros((4, 2))}, repeats=10_000, warmup=2,
+                  max_seconds=0.02)
+    assert MIN_REPEATS <= t["repeats"] < 100 and len(calls) == t["repeats"] + 2 and t["batch"] == 4
+    assert t["p50_us"] >= 2000 and t["throughput_rps"] <= 4 / 0.002
     with pytest.raises(ValueError, match="exceeds the 4 requests"):
         batch_of({"a": np.zeros((4, 2))}, 8)
 
@@ -180,3 +182,14 @@ def test_report_section(bench, tmp_path):
     assert "CPU/GPU baselines (bench)" in page and "<h3>onnxruntime (CPU)</h3>" in page
     assert "reported by the paper (modelled in R), not measured" in page
     assert page.count("beyond tolerance") == sum(not r["within_tolerance"] for r in result["table"])
+
+
+def test_deadline(tiny_design, tmp_path):
+    """A benchmark that outlives bench.timeout_seconds is stopped with a message naming the key."""
+    design = _copy(tiny_design, tmp_path, {**SHORT, "timeout_seconds": 1})
+    load_steps()
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"did not finish within 1 s \(bench.timeout_seconds\)"):
+        run_step(design, "bench", log=lambda *_: None)
+    assert time.perf_counter() - start < 30
+    assert not (design.path("bench") / "bench.json").exists()
