@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
                        ("sim", "cocotb simulation of the RTL top over the frozen vectors"),
                        ("bitstream", "Vivado project (block design tcl + matching .hwh) or Vitis kernel project; "
-                                     "runs Vivado when on PATH")):
+                                     "runs Vivado when on PATH"),
+                       ("bench", "CPU/GPU baselines of the trained model (TF, XLA, ONNX Runtime, TFLite int8)")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
