@@ -31,7 +31,7 @@ def _fpga(steps: dict) -> list[dict]:
     ii = sim.get("ii")
     us = cycles / mhz
     source = f"RTL simulation ({sim.get('simulator')})" if sim.get("latency_cycles") else "rtl step (not simulated)"
-    return [_row("FPGA kernel", f"{cycles} cycles at {mhz:g} MHz, II {ii or '?'}", us, us,
+    return [_row("FPGA kernel", f"{cycles} cycles at {mhz:g} MHz, II {f'{ii:g}' if ii else '?'}", us, us,
                  mhz * 1e6 / ii if ii else None, None,
                  f"{source}; AXI-Stream top alone, no host or DMA")]
 
