@@ -14,7 +14,8 @@ def _design(args):
     """The design of ``--out`` (its ``design.yaml``; ``--config`` creates a folder) and the steps
     ``--reconfigure`` clears. Validates only: nothing is written."""
     from codesign.flow import open_design
-    return open_design(Path(args.out), args.config, getattr(args, "reconfigure", False))
+    command = f"codesign {args.command}" + (f" --steps {args.steps}" if getattr(args, "steps", None) else "")
+    return open_design(Path(args.out), args.config, getattr(args, "reconfigure", False), command)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -255,12 +255,17 @@ def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)      # mkstemp's 0600 would hide results from other users
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _plain(value):
@@ -476,13 +481,14 @@ def _free_folder(folder: Path, name: str) -> Path:
     return candidate
 
 
-def open_design(folder: Path, config: str | Path | None = None,
-                reconfigure: bool = False) -> tuple[Design, list[str]]:
+def open_design(folder: Path, config: str | Path | None = None, reconfigure: bool = False,
+                command: str = "codesign flow") -> tuple[Design, list[str]]:
     """The design of ``folder`` and the steps to clear before it runs; writes nothing.
 
     An existing folder's ``design.yaml`` is its design; ``config`` creates a folder, and a
     different ``config`` for an existing folder is refused unless ``reconfigure`` (then the
-    steps the change touches, and the steps after them, are cleared).
+    steps the change touches, and the steps after them, are cleared). ``command`` (what the user
+    ran, without ``--config``/``--out``) starts the commands the error messages suggest.
     """
     from codesign.config import ConfigError, load_config
     folder = Path(folder)
@@ -517,9 +523,9 @@ def open_design(folder: Path, config: str | Path | None = None,
         raise FlowError(
             f"{folder} holds design '{old.name}' (its design.yaml); {config} is design '{new.name}' "
             f"(differs in: {', '.join(differ)}). Either build it in a new folder: "
-            f"'codesign flow --config {config} --out {_free_folder(folder, new.name)}', or replace the design "
+            f"'{command} --config {config} --out {_free_folder(folder, new.name)}', or replace the design "
             f"of {folder}, clearing the steps the change touches ({', '.join(touched) or 'none'}): "
-            f"'codesign flow --config {config} --out {folder} --reconfigure'")
+            f"'{command} --config {config} --out {folder} --reconfigure'")
     return Design(folder, new), touched
 
 
