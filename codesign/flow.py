@@ -406,7 +406,7 @@ def read_summary(folder: Path) -> tuple[dict, str | None]:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         return {}, f"{path} is unreadable ({err})"
-    if not isinstance(data, dict) or not isinstance(data.get("steps", {}), dict):
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
         return {}, f"{path} is not a summary (no 'steps' mapping)"
     return data, None
 
