@@ -33,23 +33,44 @@ def _strip(value):
     return value
 
 
-def normalized(folder: Path) -> dict:
-    """Content of a step folder as two honest runs agree on it: arrays of ``.npz`` files, JSON
-    without volatile keys, bytes of everything else."""
+def normalized(folder: Path, patterns: tuple[str, ...] = ("**/*",)) -> dict:
+    """Content of a step folder as two honest runs agree on it: arrays of ``.npz``/``.npy``
+    files, JSON without volatile keys, weights and config of ``.keras`` files, bytes of the rest
+    (only files matching ``patterns``)."""
     out = {}
-    for p in sorted(Path(folder).rglob("*")):
-        if not p.is_file():
-            continue
+    paths = sorted({p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()})
+    for p in paths:
         rel = p.relative_to(folder).as_posix()
         if p.suffix == ".npz":
             with np.load(p) as z:
-                out[rel] = {k: hashlib.sha256(np.ascontiguousarray(z[k]).tobytes()).hexdigest() + str(z[k].shape)
-                            for k in sorted(z.files)}
+                out[rel] = {k: _array(z[k]) for k in sorted(z.files)}
+        elif p.suffix == ".npy":
+            out[rel] = _array(np.load(p))
         elif p.suffix == ".json":
             out[rel] = _strip(json.loads(p.read_text()))
+        elif p.suffix == ".keras":
+            out[rel] = _keras(p)
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def _array(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() + str(a.shape) + str(a.dtype)
+
+
+def _keras(path: Path) -> dict:
+    """Config and weights of a ``.keras`` zip (its metadata holds the save date)."""
+    import io
+    import zipfile
+
+    import h5py
+    with zipfile.ZipFile(path) as z:
+        weights = {}
+        with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            f.visititems(lambda name, obj: weights.__setitem__(name, _array(obj[()]))
+                         if isinstance(obj, h5py.Dataset) else None)
+        return {"config": hashlib.sha256(z.read("config.json")).hexdigest(), "weights": weights}
 
 
 def env() -> dict[str, str]:
