@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 class Section(BaseModel):
     # strict: a boolean is not a number, a float is not an integer, a string is not a number
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, validate_default=True)
 
 
 # a layer width: lists of them may not be empty and may not hold zero-sized layers

@@ -143,3 +143,27 @@ def test_summary_and_step_json_faults_are_named_and_mended(mine, tmp_path, capsy
     (work / "design.yaml").write_text("data: [")
     rc, _, err = run(capsys, "data", "--out", work)
     assert rc == 2 and "design.yaml" in err and "is the design of" in err
+
+
+def test_internal_error_keeps_its_traceback_and_asks_for_a_report(tmp_path, capsys, monkeypatch):
+    import codesign.cli as cli
+
+    def bug(args):
+        raise KeyError("a bug")
+    monkeypatch.setattr(cli, "cmd_eval", bug)
+    assert main(["eval", "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'a bug'" in err and "please report it" in err
+
+
+def test_single_step_merges_into_the_summary(mine, tmp_path, capsys):
+    import shutil
+    work = tmp_path / "D"
+    shutil.copytree(mine / "D", work)
+    summary = json.loads((work / "summary.json").read_text())
+    summary["steps"]["bench"] = {"note": "a result of a step this command does not run"}
+    (work / "summary.json").write_text(json.dumps(summary))
+    rc, out, _ = run(capsys, "data", "--out", work, "--force")
+    assert rc == 0 and "[data] running" in out
+    steps = json.loads((work / "summary.json").read_text())["steps"]
+    assert steps["bench"] == {"note": "a result of a step this command does not run"} and "data" in steps
