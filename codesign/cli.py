@@ -41,9 +41,11 @@ def cmd_flow(args) -> int:
 
 
 def cmd_step(args) -> int:
-    from codesign.flow import check_steps, locked, prepare_folder, run_step, update_summary
+    from codesign.flow import check_steps, check_upstream, locked, prepare_folder, run_step, update_summary
     check_steps([args.command])
     design, clear = _design(args)
+    if not clear:
+        check_upstream(design, args.command)    # before anything is written
     with locked(design.folder):
         prepare_folder(design, clear)
         run_step(design, args.command, force=args.force)
@@ -68,6 +70,8 @@ def cmd_hls(args) -> int:
         return 0 if summary["steps"]["hls"]["mismatches"] == 0 else 1
     check_steps(["hls"])
     design, clear = _design(args)
+    if not clear:
+        check_upstream(design, "hls")           # before anything is written
     with locked(design.folder):
         prepare_folder(design, clear)
         if args.board and args.board != design.cfg.board:
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, RuntimeError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, RuntimeError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -369,6 +369,18 @@ def stale_chain(design: Design, name: str) -> list[str]:
     return sorted(need, key=STEP_ORDER.index)
 
 
+def check_upstream(design: Design, name: str) -> None:
+    """Raises ``FlowError`` (with the command that mends it) unless every upstream step of
+    ``name`` is current."""
+    for upstream in STEPS[name].after:
+        reason = design.why_stale(upstream)
+        if reason:
+            steps = ",".join(stale_chain(design, name))
+            raise FlowError(f"step '{name}' needs step '{upstream}' to be current in {design.folder} "
+                            f"({reason}); run them together: "
+                            f"'codesign flow --out {design.folder} --steps {steps}'")
+
+
 def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
     """Runs one step unless its cached result is current; returns the result."""
     if name not in STEPS:
@@ -379,13 +391,7 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
         if not force and why is None:
             log(f"[{name}] up to date, cached in {design.path(name)}")
             return design.result(name)
-        for upstream in STEPS[name].after:
-            reason = design.why_stale(upstream)
-            if reason:
-                steps = ",".join(stale_chain(design, name))
-                raise FlowError(f"step '{name}' needs step '{upstream}' to be current in {design.folder} "
-                                f"({reason}); run them together: "
-                                f"'codesign flow --out {design.folder} --steps {steps}'")
+        check_upstream(design, name)
         log(f"[{name}] running" + ("" if force else f": {why}"))
         inputs = {}
         for a in STEPS[name].after:
@@ -516,6 +522,9 @@ def open_design(folder: Path, config: str | Path | None = None, reconfigure: boo
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise FlowError(f"--out {folder} is a file, not a design folder: give a folder path")
+    parent = next((p for p in folder.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise FlowError(f"--out {folder}: {parent} is a file, not a folder: give a folder path")
     new = load_config(config) if config else None
     stored = folder / "design.yaml"
     if not stored.is_file():

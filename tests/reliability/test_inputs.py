@@ -167,3 +167,12 @@ def test_single_step_merges_into_the_summary(mine, tmp_path, capsys):
     assert rc == 0 and "[data] running" in out
     steps = json.loads((work / "summary.json").read_text())["steps"]
     assert steps["bench"] == {"note": "a result of a step this command does not run"} and "data" in steps
+
+
+def test_failed_command_on_a_new_folder_creates_nothing(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    for args in (["train", "--out", tmp_path / "new"], ["sim", "--out", tmp_path / "new"],
+                 ["data", "--out", tmp_path / "f" / "D"]):
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and err.startswith("error: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
