@@ -55,7 +55,7 @@ def cmd_step(args) -> int:
 
 def cmd_hls(args) -> int:
     from codesign.boards import available_boards
-    from codesign.flow import Design, check_steps, locked, prepare_folder, run_step, update_summary
+    from codesign.flow import Design, check_steps, check_upstream, locked, prepare_folder, run_step, update_summary
     if args.board and args.board not in available_boards():
         raise ValueError(f"unknown board '{args.board}' (--board); available: {', '.join(available_boards())}")
     if args.model:
@@ -116,8 +116,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from codesign.flow import locked
     from codesign.sweep.runner import format_table, run_sweep
-    result = run_sweep(Path(args.out), load_config(args.config), scheduler=args.scheduler, workers=args.workers)
+    design, _ = _design(args)     # an existing folder's design is its design.yaml
+    with locked(design.folder):
+        result = run_sweep(design.folder, design.cfg, scheduler=args.scheduler, workers=args.workers)
     print(format_table(result))
     print(f"sweep: {Path(args.out) / 'sweep' / 'sweep.json'}, plot: {Path(args.out) / 'sweep' / 'pareto.png'}")
     if (Path(args.out) / "summary.json").is_file():

@@ -59,8 +59,9 @@ def _array(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() + str(a.shape) + str(a.dtype)
 
 
-def _keras(path: Path) -> dict:
-    """Config and weights of a ``.keras`` zip (its metadata holds the save date)."""
+def _keras(path: Path) -> list[str]:
+    """The weights of a ``.keras`` zip, in order of their values (its metadata holds the save
+    date; its config the process's automatic layer-name counters)."""
     import io
     import zipfile
 
@@ -70,7 +71,7 @@ def _keras(path: Path) -> dict:
         with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
             f.visititems(lambda name, obj: weights.__setitem__(name, _array(obj[()]))
                          if isinstance(obj, h5py.Dataset) else None)
-        return {"config": hashlib.sha256(z.read("config.json")).hexdigest(), "weights": weights}
+        return sorted(weights.values())
 
 
 def env() -> dict[str, str]:

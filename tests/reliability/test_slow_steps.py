@@ -38,38 +38,47 @@ def _cli(step: str, folder, *extra: str) -> list[str]:
     return [sys.executable, "-m", "codesign.cli", step, "--out", str(folder), *extra]
 
 
-@pytest.mark.parametrize("step", ["hls", "rtl", "sim"])
-def test_killed_forced_rerun_rolls_back(built, capsys, step):
+# kill points: (output that shows the step got there, seconds more)
+POINTS = {"hls": [("[hls] running", 0.0), ("[hls] running", 4.0)],
+          "rtl": [("[rtl] running", 0.0), ("[rtl] running", 20.0)],
+          "sim": [("[sim] running", 0.0), ("make: Entering directory", 0.0), ("Running entry func", 0.5)],
+          "train": [("[train] running", 0.0), ("hybrid_quant: NDCG@10", 0.0)]}
+CASES = [(step, i) for step in ("hls", "sim", "rtl") for i in range(len(POINTS[step]))]
+
+
+def _kill(cmd: list[str], step: str, point: int) -> None:
+    cue, delay = POINTS[step][point]
+    killed_run(cmd, cue=lambda out: cue in out, delay=delay)
+
+
+@pytest.mark.parametrize("step, point", CASES)
+def test_killed_forced_rerun_rolls_back(built, capsys, step, point):
     before = snapshot(built.path(step))
-    seconds = built.result(step)["seconds"]
-    killed_run(_cli(step, built.folder, "--force"), cue=lambda out: f"[{step}] running" in out,
-               delay=0.3 * seconds)
+    _kill(_cli(step, built.folder, "--force"), step, point)
     assert main([step, "--out", str(built.folder)]) == 0
     out = capsys.readouterr().out
     assert "rolled back" in out and f"[{step}] up to date" in out
     assert snapshot(built.path(step)) == before
 
 
-@pytest.mark.parametrize("step", ["hls", "sim", "rtl"])
-def test_killed_first_run_resumes_to_the_same_result(built, capsys, step):
+@pytest.mark.parametrize("step, point", CASES)
+def test_killed_first_run_resumes_to_the_same_result(built, capsys, step, point):
     reference = normalized(built.path(step), COMPARED[step])
-    seconds = built.result(step)["seconds"]
     shutil.rmtree(built.path(step))
-    killed_run(_cli(step, built.folder), cue=lambda out: f"[{step}] running" in out, delay=0.6 * seconds)
+    _kill(_cli(step, built.folder), step, point)
     assert not built.is_current(step)
     assert main([step, "--out", str(built.folder)]) == 0
     assert f"[{step}] running" in capsys.readouterr().out
     assert normalized(built.path(step), COMPARED[step]) == reference
 
 
-@pytest.mark.parametrize("share", [0.2, 0.7])
-def test_train_killed_then_resumed_matches(tiny_design, tmp_path, capsys, share):
+@pytest.mark.parametrize("point", [0, 1])
+def test_train_killed_then_resumed_matches(tiny_design, tmp_path, capsys, point):
     folder = tmp_path / "D"
     folder.mkdir()
     shutil.copytree(tiny_design.folder / "data", folder / "data")
     shutil.copy(tiny_design.folder / "design.yaml", folder / "design.yaml")
-    seconds = tiny_design.result("train")["seconds"]
-    killed_run(_cli("train", folder), cue=lambda out: "[train] running" in out, delay=share * seconds)
+    _kill(_cli("train", folder), "train", point)
     assert main(["train", "--out", str(folder)]) == 0
     assert normalized(folder / "train", COMPARED["train"]) == normalized(tiny_design.path("train"), COMPARED["train"])
 
