@@ -236,7 +236,7 @@ class Design:
             if reason:
                 return f"upstream step '{a}' is not current: {reason}"
         if data["cache_key"] != self.key(step):
-            parts = data.get("key_parts", {})
+            parts = data["key_parts"] if isinstance(data.get("key_parts"), dict) else {}
             s = STEPS[step]
             if parts.get("config") != self.cfg.section_hash(*s.sections):
                 return f"its config ({', '.join(s.sections) or 'none'}) changed"
@@ -540,7 +540,7 @@ def open_design(folder: Path, config: str | Path | None = None, reconfigure: boo
         raise ConfigError(f"{err}\n  ({stored} is the design of {folder}: repair it, or build the design in "
                           f"a new folder with --out)") from None
     if new is None or new.model_dump() == old.model_dump():
-        if reconfigure:
+        if reconfigure and new is None:
             raise FlowError("--reconfigure needs --config with the new design")
         return Design(folder, old), []
     load_steps()
