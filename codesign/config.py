@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,9 +21,20 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    # validate_default: a default such as 5 for a float field becomes 5.0, as the same value
-    # read back from design.yaml does, so cache keys survive the round trip through design.yaml
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+    # strict: a boolean is not a number, a float is not an integer, a string is not a number
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, validate_default=True)
+
+
+# a layer width: lists of them may not be empty and may not hold zero-sized layers
+Width = Annotated[int, Field(ge=1, le=256)]
+
+
+def _unique(values: list) -> list:
+    """Refuses duplicated entries (e.g. a simulator listed twice)."""
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"duplicated entries {sorted(set(seen))}; list each one once")
+    return values
 
 
 class DataConfig(Section):
@@ -48,11 +59,12 @@ class QuantConfig(Section):
 
 class ModelConfig(Section):
     embedding_dim: int = Field(8, ge=1, le=256)
-    gnn_channels: list[int] = Field(default_factory=lambda: [8, 8], min_length=1)
+    gnn_channels: list[Width] = Field(default_factory=lambda: [8, 8], min_length=1)
     adjacency: Literal["static", "dynamic"] = "static"
     token_dim: int = Field(8, ge=1, le=256)
     text_dim: int = Field(8, ge=1, le=256)
-    fusion_units: list[int] = Field(default_factory=lambda: [16])
+    fusion_units: list[Width] = Field(default_factory=lambda: [16],
+                                      description="hidden widths of the fusion MLP ([]: none)")
     interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
@@ -119,11 +131,13 @@ class TrainConfig(Section):
     qat_from_float: bool = True
     variants: list[Literal["hybrid_quant", "hybrid_float", "gnn_quant", "text_quant",
                            "gnn_float", "text_float"]] = Field(
-        default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"])
+        default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"], min_length=1)
     seed: int = 0
     distill: DistillConfig = Field(default_factory=DistillConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
+
+    _variants_unique = field_validator("variants")(_unique)
 
 
 class SweepConfig(Section):
@@ -177,6 +191,8 @@ class RtlConfig(Section):
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)
     verilator_vectors: int = Field(10000, ge=1)
+
+    _simulators_unique = field_validator("simulators")(_unique)
     icarus_vectors: int = Field(1000, ge=1)
 
 
@@ -320,6 +336,12 @@ def load_config(path: str | Path | None = None) -> DesignConfig:
         raise ConfigError(f"design config {path} does not exist")
     try:
         tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
         raise ConfigError(f"design config {path} is not valid YAML: {err}") from None
-    return parse_config(tree)
+    if tree is None:
+        raise ConfigError(f"design config {path} is empty: give at least 'name: <design>' (every other "
+                          "key has a default), or leave out --config for the default design")
+    try:
+        return parse_config(tree)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
