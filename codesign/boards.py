@@ -23,6 +23,7 @@ class Board(BaseModel):
     part: str
     family: str
     clock_mhz: float
+    max_clock_mhz: float | None = None     # highest PL clock the board's PS can generate for us
     resources: Resources
     memory: dict
     interface: dict
@@ -33,6 +34,17 @@ class Board(BaseModel):
     @property
     def clock_ns(self) -> float:
         return 1000.0 / self.clock_mhz
+
+
+def target_clock_mhz(board: Board, requested: float | None) -> float:
+    """The design's clock: the board's default, or ``requested`` where the board can generate it."""
+    if requested is None:
+        return board.clock_mhz
+    limit = board.max_clock_mhz or board.clock_mhz
+    if requested > limit:
+        raise ValueError(f"rtl.clock_mhz {requested} MHz is above what board {board.name} can generate "
+                         f"({limit} MHz, max_clock_mhz in boards/{board.name}.yaml): choose {limit} or less")
+    return float(requested)
 
 
 def available_boards() -> list[str]:

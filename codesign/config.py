@@ -162,7 +162,16 @@ class RtlConfig(Section):
     """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
 
     variant: Literal["hybrid_quant"] = "hybrid_quant"
-    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    latency_cutoff: float | None = Field(
+        None, gt=0, description="da4ml adder levels per pipeline stage (explicit override); "
+                                "null: stages cut so the timing estimate meets the clock")
+    clock_mhz: float | None = Field(None, gt=0, description="target clock; null: the board's default "
+                                                         "(at most the board's max_clock_mhz)")
+    timing: bool = Field(True, description="yosys timing estimate (Fmax before place & route) of every build")
+    net_delay_ns: float = Field(0.5, ge=0, le=5, description="routing model: delay added per routed net")
+    timing_margin: float = Field(0.125, ge=0, lt=1, description="share of the period kept free "
+                                                               "(hls4ml's clock uncertainty)")
+    timing_runs: int = Field(3, ge=1, le=10, description="at most this many yosys runs in the stage search")
     synth: bool = Field(True, description="run the yosys resource estimate")
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)
