@@ -126,6 +126,10 @@ class SweepConfig(Section):
     qat_epochs: int = Field(3, ge=1)
     synth: bool = Field(False, description="yosys per point (minutes each); else da4ml's LUT estimate")
     workers: int = Field(1, ge=1, description="local worker processes")
+    boards: list[str] = Field(default_factory=list, description="boards to build every point for "
+                                                              "(default: the design's board)")
+    clocks_mhz: list[float] = Field(default_factory=list, description="target clocks to build every point "
+                                                                    "for (default: each board's clock)")
 
     @field_validator("bits")
     @classmethod
@@ -133,6 +137,15 @@ class SweepConfig(Section):
         if any(not 2 <= b <= 16 for b in bits):
             raise ValueError("every bit width must be within 2..16")
         return bits
+
+    @field_validator("boards")
+    @classmethod
+    def _known_boards(cls, boards: list[str]) -> list[str]:
+        from codesign.boards import available_boards
+        unknown = [b for b in boards if b not in available_boards()]
+        if unknown:
+            raise ValueError(f"unknown board(s) {', '.join(unknown)}; available: {', '.join(available_boards())}")
+        return boards
 
     @field_validator("sizes")
     @classmethod

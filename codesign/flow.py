@@ -129,6 +129,8 @@ def update_summary(design: Design) -> dict:
         if name in STEPS and design.is_current(name):
             steps[name] = design.result(name)
     summary = {"design": design.cfg.name, "config": design.cfg.model_dump(), "steps": steps}
+    from codesign.latency import design_latency
+    summary["latency"] = design_latency(steps)   # the one figure (Vivado's timing replaces the estimate)
     write_json(design.folder / "summary.json", summary)
     from codesign.report.report import write_report
     write_report(design.folder, summary)

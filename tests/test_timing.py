@@ -117,3 +117,27 @@ def test_one_latency_figure():
     clock, label = met_clock(100.0, {"fmax_mhz": 150.0}, {"wns_ns": -2.5})
     assert clock == pytest.approx(80.0) and "Vivado" in label
     assert met_clock(100.0, {"fmax_mhz": 50.0}, {"wns_ns": 0.4})[0] == 100.0
+
+
+@needs_yosys
+@pytest.mark.slow
+def test_a_design_cut_too_deep_misses_and_is_recut_to_meet(tmp_path):
+    """da4ml's 20 adder levels per stage miss 150 MHz by the estimate; the clock-driven cut
+    meets it, with the fewest stages the search found, and the logic is unchanged."""
+    from codesign.rtl.build import build_rtl
+    from codesign.rtl.closure import build_for_clock, estimate_build
+    from codesign.rtl.trace import read_model, trace_checked
+    from tests.random_models import random_model
+    traced = trace_checked(read_model(random_model(model={"interaction": True}, n_nodes=300, vocab=200,
+                                                   title_length=8)))
+    deep = build_rtl(traced, tmp_path / "deep", 20, 1000 / 150)
+    t_deep = estimate_build(deep, "xc7", 150.0, tmp_path / "deep" / "timing", 0.5, 0.125)
+    assert not t_deep["meets"] and t_deep["critical_path"]["stage"] is not None
+    logs = []
+    build, timing, record = build_for_clock(traced, tmp_path / "cut", "xc7", 150.0, runs=4, log=logs.append)
+    assert timing["meets"] and record["met"] and timing["worst_ns"] <= 1000 / 150 * 0.875
+    assert build["core"]["stages"] > deep["core"]["stages"]
+    assert build["latency_cycles"] == build["core"]["stages"] + 3
+    assert len(logs) == len(record["runs"]) <= 4
+    # the fewest stages: every run that met had at least as many stages as the one kept
+    assert all(r["stages"] >= build["core"]["stages"] for r in record["runs"] if r["meets"])

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from codesign.latency import design_latency
+
 # bit-exactness rows: (step, what is compared with the fixed-point reference)
 CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)")]
 
@@ -64,8 +66,9 @@ def render(folder: Path, summary: dict) -> str:
     template = env.get_template("report.html.j2")
     return template.render(
         design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
-        checks=_checks(steps), sweep=sweep,
+        checks=_checks(steps), sweep=sweep, latency=summary.get("latency") or design_latency(steps),
         curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
+        latency_plot=_image(folder / "sweep" / "latency.png"),
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

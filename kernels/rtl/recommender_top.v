@@ -4,7 +4,8 @@
 // id 0 first in the low bits. Score beat: the core's exact score accumulator, sign-extended
 // to OUT_W bits (a two's-complement integer on the score's 2^-f grid; f in rtl/build.json).
 //
-// Datapath, LATENCY = CORE_LATENCY + 1 cycles: the ids address the embedding ROMs
+// Datapath, LATENCY = CORE_LATENCY + 1 cycles (+ 1 for the adapter's output FIFO: the top's
+// latency, codesign/latency.py top_cycles): the ids address the embedding ROMs
 // (registered read; token id 0 reads the zero row, which masks padding) and, in the same
 // cycle, the pool's reciprocal 1/count of the non-padding tokens is looked up in RECIP_TABLE
 // (entry c in bits [c*RECIP_W +: RECIP_W]) and registered; the da4ml core `recommender_core` (fully
