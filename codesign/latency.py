@@ -1,7 +1,7 @@
 """Latency of the RTL top in cycles and in ns, computed here and nowhere else.
 
 Cycles (first request beat in -> first score beat out) of ``kernels/rtl/recommender_top.v``:
-ROM read (1) + the da4ml core (its pipeline stages + 1: input and output registered) + the
+ROM read and its output register (2) + the da4ml core (its pipeline stages + 1: input and output registered) + the
 output FIFO of ``axis_pipe_adapter`` (1).
 
 Nanoseconds: those cycles at a clock that is met. The clock is the lower of the target clock
@@ -11,7 +11,7 @@ estimate (before place & route); when Vivado's post-route timing exists (``bitst
 """
 from __future__ import annotations
 
-ROM_CYCLES = 1      # registered embedding ROM read (and the reciprocal table)
+ROM_CYCLES = 2      # embedding ROM read + its output register (token flags, then the reciprocal table)
 FIFO_CYCLES = 1     # the adapter's output FIFO
 
 LABEL_ESTIMATE = "estimated before place & route"

@@ -107,7 +107,7 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dic
         "TOK_W": tok_w, "TOK_DEPTH": len(spec.token_table), "TOK_INIT": str(out / "token_rom.hex"),
         "CORE_OUT_W": core["out_bits"], "CORE_LATENCY": core["latency"],
         "SCORE_SIGNED": traced.out_fmt.k, "OUT_W": layout.score_bits,
-        "FIFO_ADDR_W": fifo_addr_w(core["latency"] + 1),   # the adapter's LATENCY (recommender_top.v)
+        "FIFO_ADDR_W": fifo_addr_w(core["latency"] + 2),   # the adapter's LATENCY (recommender_top.v)
     }
     ports = ("clk, rst, s_axis_tdata, s_axis_tvalid, s_axis_tready, s_axis_tlast, "
              "m_axis_tdata, m_axis_tvalid, m_axis_tready, m_axis_tlast")
