@@ -141,3 +141,37 @@ def test_a_design_cut_too_deep_misses_and_is_recut_to_meet(tmp_path):
     assert len(logs) == len(record["runs"]) <= 4
     # the fewest stages: every run that met had at least as many stages as the one kept
     assert all(r["stages"] >= build["core"]["stages"] for r in record["runs"] if r["meets"])
+
+
+def test_delay_cut_keeps_every_stage_within_the_cutoff():
+    """da4ml logic (a constant matmul and relus) cut by modelled ns: no stage's modelled logic
+    exceeds the cutoff, a shorter cutoff never gives fewer stages, and the function is kept."""
+    import numpy as np
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, retimed, stage_count
+    from codesign.rtl.trace import HW
+    rng = np.random.default_rng(0)
+    x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
+    h = (x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu()
+    y = h @ rng.integers(-8, 8, (16, 4)).astype(float)
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    model = DelayModel()
+    shortest = max_op_delay(comb, model)
+    counts = [stage_count(comb, c, model) for c in (shortest, 2 * shortest, 4 * shortest, 100.0)]
+    assert counts == sorted(counts, reverse=True) and counts[-1] == 1 and counts[0] > 2
+    c = 2 * shortest
+    r = retimed(comb, c, model)
+    from codesign.rtl.pipeline import op_delay
+    for op in r.ops:      # an op's logic lies within one stage window of c ns
+        start = op.latency - op_delay(op, model)
+        assert int((start + 1e-6) // c) == int((op.latency - 1e-6) // c) or op_delay(op, model) == 0
+    pipe = cut(comb, c, model)
+    assert len(pipe.solutions) == stage_count(comb, c, model)
+    inputs = rng.integers(-128, 128, (200, 16)) / 16
+    staged = inputs
+    for stage in pipe.solutions:          # the stages in a row compute what the whole logic does
+        staged = np.asarray(stage.predict(staged))
+    assert np.array_equal(staged, np.asarray(comb.predict(inputs)))
+    with pytest.raises(ValueError, match="shorter than one operation"):
+        retimed(comb, shortest / 2, model)
