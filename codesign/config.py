@@ -150,6 +150,10 @@ class SweepConfig(Section):
     qat_epochs: int = Field(3, ge=1)
     synth: bool = Field(False, description="yosys per point (minutes each); else da4ml's LUT estimate")
     workers: int = Field(1, ge=1, description="local worker processes")
+    boards: list[str] = Field(default_factory=list, description="boards to build every point for "
+                                                              "(default: the design's board)")
+    clocks_mhz: list[float] = Field(default_factory=list, description="target clocks to build every point "
+                                                                    "for (default: each board's clock)")
 
     @field_validator("bits")
     @classmethod
@@ -157,6 +161,15 @@ class SweepConfig(Section):
         if any(not 2 <= b <= 16 for b in bits):
             raise ValueError("every bit width must be within 2..16")
         return bits
+
+    @field_validator("boards")
+    @classmethod
+    def _known_boards(cls, boards: list[str]) -> list[str]:
+        from codesign.boards import available_boards
+        unknown = [b for b in boards if b not in available_boards()]
+        if unknown:
+            raise ValueError(f"unknown board(s) {', '.join(unknown)}; available: {', '.join(available_boards())}")
+        return boards
 
     @field_validator("sizes")
     @classmethod
@@ -186,7 +199,16 @@ class RtlConfig(Section):
     """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
 
     variant: Literal["hybrid_quant"] = "hybrid_quant"
-    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    latency_cutoff: float | None = Field(
+        None, gt=0, description="da4ml adder levels per pipeline stage (explicit override); "
+                                "null: stages cut so the timing estimate meets the clock")
+    clock_mhz: float | None = Field(None, gt=0, description="target clock; null: the board's default "
+                                                         "(at most the board's max_clock_mhz)")
+    timing: bool = Field(True, description="yosys timing estimate (Fmax before place & route) of every build")
+    net_delay_ns: float = Field(0.5, ge=0, le=5, description="routing model: delay added per routed net")
+    timing_margin: float = Field(0.125, ge=0, lt=1, description="share of the period kept free "
+                                                               "(hls4ml's clock uncertainty)")
+    timing_runs: int = Field(3, ge=1, le=10, description="at most this many yosys runs in the stage search")
     synth: bool = Field(True, description="run the yosys resource estimate")
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)

@@ -463,6 +463,8 @@ def update_summary(design: Design, extra: dict[str, dict] | None = None, log=pri
     ordered = {n: steps[n] for n in sorted(steps, key=lambda n: (STEP_ORDER.index(n.split("-")[0])
                                                                if n.split("-")[0] in STEP_ORDER else 99, n))}
     summary = {"design": design.cfg.name, "config": design.cfg.model_dump(), "steps": ordered}
+    from codesign.latency import design_latency
+    summary["latency"] = design_latency(ordered)   # the one figure (Vivado's timing replaces the estimate)
     with locked(design.folder):
         write_json(design.folder / "summary.json", summary)
         from codesign.report.report import write_report

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from codesign.latency import design_latency
+
 # bit-exactness rows: (step, what is compared with the fixed-point reference)
 CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)"),
           ("host", "PYNQ driver")]
@@ -75,8 +77,9 @@ def render(folder: Path, summary: dict) -> str:
         comparison=compared, comparison_plot=latency_plot(compared), resources=used,
         resource_plot=resource_plot(used),
         design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
-        checks=_checks(steps), sweep=sweep,
+        checks=_checks(steps), sweep=sweep, latency=summary.get("latency") or design_latency(steps),
         curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
+        latency_plot=_image(folder / "sweep" / "latency.png"),
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

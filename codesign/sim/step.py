@@ -4,7 +4,8 @@ Writes ``sim/rtlsim.json``: per simulator ``samples``, ``mismatches``, ``first_m
 ``latency_cycles`` (first input beat to first output beat), ``ii`` (cycles between accepted
 requests at full throughput), ``beats_per_request``, simulated requests per wall-clock
 second, simulator name and version; the first simulator's figures also at the top level,
-with the latency at the board clock beside the Keras model's CPU time (batch 1, median).
+with the latency in ns at the clock the rtl step's timing estimate says is met
+(``codesign.latency``) beside the Keras model's CPU time (batch 1, median).
 """
 from __future__ import annotations
 
@@ -112,9 +113,13 @@ def sim_step(design: Design) -> dict:
     broken = {sim: r["error"] for sim, r in runs.items() if "error" in r and not r.get("samples")}
     if broken:   # no scores at all: a broken run, not a result to cache
         raise RuntimeError(f"simulation did not complete: {broken}")
-    board = load_board(cfg.board)
+    from codesign.latency import latency_figure
+    rtl = design.result("rtl")
+    target = rtl.get("target_clock_mhz") or load_board(cfg.board).clock_mhz
     first = next((r for r in runs.values() if "skipped" not in r), {})
     cycles = first.get("latency_cycles")
+    # the simulated cycles at the clock the rtl step's timing estimate says is met
+    latency = None if cycles is None else latency_figure(cycles, target, rtl.get("timing"))
     result = {key: first.get(key) for key in ("samples", "mismatches", "first_mismatch", "latency_cycles",
                                               "ii", "beats_per_request", "requests_per_second", "simulator",
                                               "version")}
@@ -122,9 +127,10 @@ def sim_step(design: Design) -> dict:
     ran = [sim for sim in cfg.rtl.simulators if "skipped" not in runs[sim]]
     result.update({
         "reference": "codesign.fixedpoint via the vectors step", "simulators": runs,
-        "board": cfg.board, "clock_mhz": board.clock_mhz,
-        "latency_us_at_board_clock": None if cycles is None else cycles * board.clock_ns / 1000,
-        "interval_us_at_board_clock": None if first.get("ii") is None else first["ii"] * board.clock_ns / 1000,
+        "board": cfg.board, "clock_mhz": latency["clock_mhz"] if latency else target, "latency": latency,
+        "latency_ns": latency["latency_ns"] if latency else None,
+        "interval_ns": (None if first.get("ii") is None or not latency
+                        else round(first["ii"] * 1000 / latency["clock_mhz"], 2)),
         "keras_cpu_batch1": keras_cpu_latency(model, design.path("sim") / ran[0] / "vectors.npz") if ran else None,
         "passed": bool(first) and all(r.get("mismatches") == 0 and "error" not in r
                                       for r in runs.values() if "skipped" not in r),
