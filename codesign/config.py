@@ -213,9 +213,9 @@ class RtlConfig(Section):
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)
     verilator_vectors: int = Field(10000, ge=1)
+    icarus_vectors: int = Field(1000, ge=1)
 
     _simulators_unique = field_validator("simulators")(_unique)
-    icarus_vectors: int = Field(1000, ge=1)
 
 
 class BitstreamConfig(Section):
