@@ -105,3 +105,27 @@ def test_cache_key_covers_config_code_and_inputs(fake, tmp_path, monkeypatch):
     assert other.why_stale("fake") == "its config (vectors) changed"
     monkeypatch.setitem(flow._CODE, "fake", "0.1.0+000000000000")
     assert design.why_stale("fake").startswith("its code changed")
+
+
+@pytest.fixture(scope="module")
+def data_reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data_ref") / "D"
+    out = subprocess.run([sys.executable, "-m", "codesign.cli", "data", "--out", str(folder)], capture_output=True,
+                         text=True, env=env(), cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return folder
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.4])
+def test_data_step_killed_then_resumed(data_reference, tmp_path, capsys, delay):
+    from codesign.cli import main
+    folder = tmp_path / "D"
+    try:
+        killed_run([sys.executable, "-m", "codesign.cli", "data", "--out", str(folder)],
+                   cue=lambda out: "[data] running" in out, delay=delay)
+    except AssertionError as err:     # finished before the kill: that point was not reached here
+        assert "ended before it could be killed" in str(err)
+    assert main(["data", "--out", str(folder)]) == 0
+    assert normalized(folder / "data") == normalized(data_reference / "data")
+    assert (folder / "data" / "data.json").read_text().count('"outputs"') == 1
+    assert leftovers(folder) == []
