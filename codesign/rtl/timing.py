@@ -105,13 +105,6 @@ def _port_bit(port: str, bit: int, width: int) -> str:
     return port if width == 1 else f"{port}[{bit}]"
 
 
-@dataclass
-class Path_:
-    """One timing path: its cells (type, name, arc, arrival ps) from start to end."""
-
-    steps: list[tuple[str, str, str, float]]
-
-
 def analyze(netlist: dict, top: str, net_ns: float, library: str = LIBRARY) -> dict:
     """Static timing of module ``top`` of a yosys JSON netlist; the worst path to a real endpoint.
 
