@@ -12,7 +12,8 @@ error naming the file, the key and what is allowed. Who reads what:
 - ``interface.platform`` (Alveo): the Vitis platform of ``v++ --platform``;
 - ``memory``: the DMA's address window onto DDR (block design, ``.hwh``), the largest
   transfer the driver may allocate, and the Alveo memory bank the data movers use;
-- ``board_part``: the Vivado board preset (DDR and MIO settings of the PS);
+- ``board_part``, ``board_connections``: the Vivado board preset (DDR and MIO settings of the PS)
+  and, for a SOM, its carrier connection;
 - ``hls4ml_board``: hls4ml's VivadoAccelerator board name (HLS route);
 - ``pynq_image``: the PYNQ image the overlay is built for, which fixes the Vivado version
   (``vivado_version``) named in the generated project and in the deploy notes.
@@ -82,6 +83,7 @@ class Board(_Strict):
     memory: Memory
     interface: Interface
     board_part: str | None = Field(None, description="Vivado board preset (PS boards)")
+    board_connections: str | None = Field(None, description="Vivado board_connections (SOM + carrier, e.g. kv260)")
     hls4ml_board: str | None = None
     pynq_image: Literal["PYNQ 3.0.1", "PYNQ 3.1"]
 
@@ -91,6 +93,8 @@ class Board(_Strict):
             raise ValueError("a Zynq-7000 PS (ps7) sits on an xc7 part: family must be xc7")
         if self.interface.ps == "ps8" and self.family != "xcup":
             raise ValueError("a Zynq UltraScale+ PS (ps8) sits on an UltraScale+ part: family must be xcup")
+        if self.board_connections and not self.board_part:
+            raise ValueError("board_connections needs a board_part")
         if self.interface.ps != "none" and not self.board_part:
             raise ValueError("a board with a PS needs 'board_part' (the Vivado preset for its DDR and MIO)")
         if (self.memory.bank is None) != (self.interface.ps != "none"):

@@ -80,7 +80,18 @@ def cmd_eval(args) -> int:
         print(f"error: {path} has no train results: run 'codesign train --out {args.out}'", file=sys.stderr)
         return 2
     print(format_models(steps["train"]["models"]))
+    print(format_models({f"{k} (baseline)": v for k, v in steps["train"].get("baselines", {}).items()}))
+    print(format_paired(steps["train"].get("paired_ndcg10", {})))
     return 0
+
+
+def format_paired(paired: dict) -> str:
+    """Paired per-user NDCG@10 differences with their 95% bootstrap intervals."""
+    lines = [f"{'paired NDCG@10 difference':<40}{'mean':>10}{'95% interval':>22}"]
+    for name, d in paired.items():
+        lo, hi = d["ci95"]
+        lines.append(f"{name.replace('_minus_', ' - '):<40}{d['mean']:>+10.4f}{f'{lo:+.4f} .. {hi:+.4f}':>22}")
+    return "\n".join(lines)
 
 
 def cmd_sweep(args) -> int:
@@ -130,10 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                        ("rtl", "Verilog of the trained model (da4ml core + AXI-Stream top), yosys estimate"),
                        ("sim", "cocotb simulation of the RTL top over the frozen vectors"),
                        ("bitstream", "Vivado project (block design tcl + matching .hwh) or Vitis kernel project; "
-                                     "runs Vivado when on PATH")):
+                                     "runs Vivado when on PATH"),
+                       ("bench", "CPU/GPU baselines of the trained model (TF, XLA, ONNX Runtime, TFLite int8)")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)
+    p = sub.add_parser("host", help="the PYNQ driver on a board, or on the simulated PYNQ device per backend: "
+                                    "bit-exactness against the vectors, latency (host/latency.json)")
+    _common(p)
+    p.set_defaults(func=cmd_step)
     p = sub.add_parser("hls", help="hls4ml project + bit-exact C simulation (+ synthesis if the tool is on PATH)")
     _common(p)
     p.add_argument("--board", default=None, help="target board (default: the design's)")

@@ -102,6 +102,13 @@ class LoraConfig(Section):
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
 
 
+class BaselinesConfig(Section):
+    """Popularity, BPR-MF (design size and 64), EASE and LightGCN on the same split and metrics."""
+
+    enabled: bool = True
+    epochs: int = Field(60, ge=5, description="BPR epochs of BPR-MF and LightGCN (validation every 5)")
+
+
 class TrainConfig(Section):
     epochs: int = Field(30, ge=1)
     qat_epochs: int = Field(15, ge=1)
@@ -116,6 +123,7 @@ class TrainConfig(Section):
     seed: int = 0
     distill: DistillConfig = Field(default_factory=DistillConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
 
 
 class SweepConfig(Section):
@@ -210,6 +218,30 @@ class HostConfig(Section):
 
 class BenchConfig(Section):
     """The ``bench`` step: the same model on the CPU (and GPU) runtimes."""
+
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 8, 64, 256, 1024], min_length=1,
+                                   description="requests per call; each is timed apart")
+    repeats: int = Field(200, ge=3, description="timed calls per runtime, precision and batch size")
+    warmup: int = Field(20, ge=1, description="untimed calls first (tracing, XLA compilation, caches)")
+    max_seconds: float = Field(10.0, gt=0, description="time budget per batch size (at least 3 calls)")
+    runtimes: list[Literal["tf_eager", "tf_function", "tf_xla", "onnxruntime", "tflite_int8"]] = Field(
+        default_factory=lambda: ["tf_eager", "tf_function", "tf_xla", "onnxruntime", "tflite_int8"],
+        min_length=1)
+    precisions: list[Literal["float", "quant"]] = Field(
+        default_factory=lambda: ["float", "quant"], min_length=1,
+        description="float: the trained hybrid_float; quant: rtl.variant (the hardware model)")
+    threads: int = Field(1, ge=0, description="intra-op threads of every runtime (0: all cores)")
+    verify_samples: int = Field(1024, ge=1, description="requests every runtime's outputs are checked on")
+    gpu: bool = Field(True, description="also time on a GPU when TensorFlow sees one")
+    timeout_seconds: float = Field(3600, gt=0, description="deadline of the whole benchmark")
+    seed: int = 0
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_range(cls, sizes: list[int]) -> list[int]:
+        if any(not 1 <= b <= 65536 for b in sizes):
+            raise ValueError("every batch size must be within 1..65536")
+        return sizes
 
 
 

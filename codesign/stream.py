@@ -74,18 +74,30 @@ class StreamLayout:
                    d.get("score_bits", SCORE_BITS), d.get("node_rows"), d.get("token_rows"))
 
 
-def pack_requests(layout: StreamLayout, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-    """(B, request_bytes) uint8: the request beats as the DMA reads them from memory."""
+def pack_requests(layout: StreamLayout, nodes: np.ndarray, tokens: np.ndarray,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """(B, request_bytes) uint8: the request beats as the DMA reads them from memory.
+
+    ``out`` (uint8, C-contiguous, at least B rows of ``request_bytes``): pack into its first B
+    rows instead of a new array (the driver packs straight into its DMA buffer).
+    """
     nodes, tokens = np.atleast_2d(nodes), np.atleast_2d(tokens)
     if nodes.shape[1] != layout.n_nodes or tokens.shape[1] != layout.title_length:
         raise ValueError(f"requests must be nodes (B, {layout.n_nodes}) and tokens (B, {layout.title_length}); "
                          f"got {nodes.shape} and {tokens.shape}")
-    ids = np.concatenate([nodes, tokens], axis=1)
-    if ids.min(initial=0) < 0 or ids.max(initial=0) >= 2 ** layout.id_bits:
-        raise ValueError(f"ids must be in [0, 2**{layout.id_bits})")
-    words = np.zeros((len(ids), layout.request_bits // 16), dtype="<u2")
-    words[:, :ids.shape[1]] = ids
-    return words.view(np.uint8).reshape(len(ids), layout.request_bytes)
+    for ids in (nodes, tokens):
+        if ids.size and (ids.min() < 0 or ids.max() >= 2 ** layout.id_bits):
+            raise ValueError(f"ids must be in [0, 2**{layout.id_bits})")
+    n = len(nodes)
+    if out is None:
+        out = np.zeros((n, layout.request_bytes), np.uint8)
+    elif out.dtype != np.uint8 or out.ndim != 2 or out.shape[1] != layout.request_bytes or len(out) < n:
+        raise ValueError(f"out must be uint8 (>= {n}, {layout.request_bytes}), got {out.dtype} {out.shape}")
+    words = out[:n].view("<u2")
+    words[:, :layout.n_nodes] = nodes
+    words[:, layout.n_nodes:layout.request_fields] = tokens
+    words[:, layout.request_fields:] = 0
+    return out[:n]
 
 
 def unpack_requests(layout: StreamLayout, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,9 @@ TINY = {
               "variants": ["hybrid_quant", "gnn_quant", "text_quant"],
               # distillation stays on (cheap); its comparison run and the LoRA experiment are
               # tested apart (tests/test_train_efficiency.py)
-              "distill": {"epochs": 10, "compare": False}, "lora": {"enabled": False}},
+              "distill": {"epochs": 10, "compare": False}, "lora": {"enabled": False},
+              # the strong baselines are tested apart (tests/test_baselines.py)
+              "baselines": {"enabled": False}},
 }
 
 

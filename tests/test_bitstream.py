@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from codesign.bitstream.blockdesign import (ACCEL_INSTANCE, ACCEL_VLNV, DMA_INSTANCE, describe, split_part)
-from codesign.bitstream.hwh import hwh_part, write_hwh
+from codesign.bitstream.hwh import compare_hwh, hwh_part, hwh_summary, write_hwh
 from codesign.bitstream.reports import parse_timing_summary, parse_utilization, timing_at_clock
 from codesign.bitstream.vitis import KERNEL, parse_link_config, write_vitis_project
 from codesign.bitstream.vivado import check_top, copy_sources, top_ports, write_project
@@ -149,6 +149,10 @@ def test_vivado_tcl_and_hwh_match_the_design(tmp_path, board_name, layout):
     assert md.clock_dict[0]["enable"] == 1
     assert (md.clock_dict[0]["divisor0"], md.clock_dict[0]["divisor1"]) == (bd.clock.divisor0, bd.clock.divisor1)
     assert hwh_part(hwh) == split_part(board.part)
+    # pynq 3.0.1's own copy of the parser (what EmbeddedDevice.get_bitfile_metadata uses) agrees
+    from pynq.metadata.runtime_metadata_parser import RuntimeMetadataParser as PynqParser
+    pynq_dma = PynqParser(Metadata(input=str(hwh))).ip_dict[DMA_INSTANCE]
+    assert pynq_dma["phys_addr"] == bd.dma_base and pynq_dma["parameters"]["c_include_s2mm"] == "1"
     # the accelerator and the DMA masters in the XML: VLNV, port widths, HP port
     root = ET.parse(hwh).getroot()
     accel = root.find(f".//MODULE[@INSTANCE='{ACCEL_INSTANCE}']")
@@ -311,3 +315,71 @@ def test_bitstream_step_on_the_tiny_design(tiny_design):
                       copy.parent / "stub")
     assert run.returncode == 0, run.stderr
     assert f"0x{bd.dma_base:08X}" in "\n".join(tcl_calls(run.stdout))
+
+
+def test_hwh_summary_and_comparison(tmp_path):
+    layout = LAYOUTS["default"]
+    a = write_hwh(describe(load_board("pynq-z2"), layout), tmp_path / "a.hwh")
+    b = write_hwh(describe(load_board("kv260"), layout), tmp_path / "b.hwh")
+    assert compare_hwh(a, a) == []
+    diffs = compare_hwh(a, b)
+    assert any(d.startswith("part") for d in diffs) and any(d.startswith("dma_base") for d in diffs)
+    assert any("processing_system7_0" in d for d in diffs)
+    root = ET.parse(a)
+    modules = root.getroot().find("MODULES")
+    modules.remove(modules.find(f"MODULE[@INSTANCE='{DMA_INSTANCE}']"))
+    root.write(tmp_path / "nodma.hwh")
+    with pytest.raises(ValueError, match="no axi_dma_0"):
+        hwh_summary(tmp_path / "nodma.hwh")
+
+
+def test_kv260_tcl_names_its_carrier_and_hls4ml_skips_unsupported_boards(tmp_path):
+    from codesign.bitstream.step import hls4ml_project
+    from codesign.config import parse_config
+    from codesign.flow import Design
+    board = load_board("kv260")
+    files = write_project(describe(board, LAYOUTS["default"]), fake_rtl(tmp_path / "rtl", LAYOUTS["default"]),
+                          tmp_path / "bs")
+    assert f"set_property board_connections {{{board.board_connections}}}" in Path(files["tcl"]).read_text()
+    design = Design(tmp_path / "d", parse_config({"board": "kv260"}))
+    result = hls4ml_project(design, board, tmp_path / "hls4ml")
+    assert "does not support kv260" in result["skipped"] and not (tmp_path / "hls4ml").exists()
+
+
+def _stand_in_vivado(bin_dir: Path, body: str) -> None:
+    """A ``vivado`` stand-in (Vivado is not installed here) to test our handling of a run:
+    the deadline, a failed run, and parsing what a finished run leaves behind."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = bin_dir / "vivado"
+    exe.write_text("#!/bin/sh\n" + body)
+    exe.chmod(0o755)
+
+
+def test_vivado_run_has_a_deadline_and_its_reports_are_parsed(tmp_path, monkeypatch):
+    from codesign.bitstream.step import vivado_result
+    from codesign.config import BitstreamConfig
+    board = load_board("pynq-z2")
+    bd = describe(board, LAYOUTS["default"])
+    out = tmp_path / "bs"
+    write_project(bd, fake_rtl(tmp_path / "rtl", LAYOUTS["default"]), out)
+    write_hwh(bd, out / "recommender.hwh")
+    bin_dir = tmp_path / "bin"
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    _stand_in_vivado(bin_dir, "sleep 30\n")
+    import time
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="did not finish within 1 s"):
+        vivado_result(out, board, "cmd", BitstreamConfig(vivado_timeout_s=1))
+    assert time.perf_counter() - start < 10
+    _stand_in_vivado(bin_dir, "echo 'ERROR: [Common 17-69] Command failed'; exit 1\n")
+    with pytest.raises(RuntimeError, match="(?s)exited with 1.*Command failed"):
+        vivado_result(out, board, "cmd", BitstreamConfig())
+    _stand_in_vivado(bin_dir, f"""mkdir -p reports
+cp {FIXTURES}/utilization_xc7.rpt reports/utilization.rpt
+cp {FIXTURES}/timing_summary.rpt reports/timing_summary.rpt
+echo bit > recommender.bit; echo xsa > recommender.xsa
+""")                                  # leaves the generated .hwh in place, as a matching export would be
+    result = vivado_result(out, board, "cmd", BitstreamConfig())
+    assert result["hwh_matches_description"] and result["wns_ns"] == 1.742 and result["clock"] == "clk_fpga_0"
+    assert result["utilization"]["lut"]["used"] == 17311 and Path(result["bit"]).is_file()
+    assert vivado_result(out, board, "cmd", BitstreamConfig(vivado=False))["skipped"].startswith("bitstream.vivado is false")

@@ -24,7 +24,8 @@ def test_tiny_training_writes_the_summary(tiny_design):
     assert (tiny_design.path("train") / "hybrid_quant.keras").is_file()
     assert (tiny_design.path("train") / "curves.png").is_file()
     paired = summary["steps"]["train"]["paired_ndcg10"]
-    assert set(paired) == {"hybrid_quant_minus_gnn_quant", "hybrid_quant_minus_text_quant"}
+    assert set(paired) == {"hybrid_quant_minus_gnn_quant", "hybrid_quant_minus_text_quant",
+                          "hybrid_quant_minus_popularity"}
     for p in paired.values():
         assert p["ci95"][0] <= p["mean"] <= p["ci95"][1]
 

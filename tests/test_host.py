@@ -68,8 +68,10 @@ def device(reference, part="xc7z020clg400-1", fault=None):
 
 def test_scores_are_bit_exact_in_chunks_and_copies(reference, bitfile):
     fp, layout = reference
-    device(reference)
+    dev = device(reference)
     ol = RecommenderOverlay(str(bitfile), max_batch=64)
+    clk = ol.clock_dict[0]                             # Overlay.download set FCLK0 on the stub
+    assert clk["enable"] and dev.clocks.settings[0][:2] == (clk["divisor0"], clk["divisor1"])
     nodes, tokens = requests(layout, 300)
     expected = fp.predict({"nodes": nodes, "tokens": tokens})
     got = ol.score(nodes, tokens)                       # 5 transfers of <= 64 requests
@@ -248,3 +250,46 @@ def test_driver_imports_without_heavy_packages(tmp_path):
     env.pop("CODESIGN_SIM_DEVICE", None)
     out = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_host_step_skips_boards_without_a_zynq_overlay(tmp_path):
+    from codesign.config import parse_config
+    from codesign.flow import Design, write_json
+    from codesign.simdevice.step import board_device, overlay_files
+    design = Design(tmp_path, parse_config({"board": "alveo-u50"}))
+    write_json(design.path("bitstream") / "bitstream.json", {"route": "vitis", "files": {}})
+    bit, reason = overlay_files(design, tmp_path / "host" / "overlay", simulated=True)
+    assert bit is None and "alveo-u50 has no PS/AXI DMA overlay (route 'vitis')" in reason
+    assert board_device() is None          # this machine has no board; the simulated device is opt-in
+
+
+def test_pack_into_a_buffer_matches_a_fresh_pack():
+    from codesign.stream import pack_requests, unpack_requests
+    layout = StreamLayout(6, 5, 13)
+    rng = np.random.default_rng(3)
+    nodes, tokens = rng.integers(0, 2 ** 16, (7, 6)), rng.integers(0, 2 ** 16, (7, 5))
+    buf = np.full((9, layout.request_bytes), 0xAB, np.uint8)       # stale bytes must be cleared
+    packed = pack_requests(layout, nodes, tokens, out=buf)
+    assert np.array_equal(packed, pack_requests(layout, nodes, tokens)) and np.shares_memory(packed, buf)
+    back = unpack_requests(layout, buf[:7])
+    assert np.array_equal(back[0], nodes) and np.array_equal(back[1], tokens)
+    assert (buf[7:] == 0xAB).all()
+    with pytest.raises(ValueError, match=r"out must be uint8 \(>= 7, 32\)"):
+        pack_requests(layout, nodes, tokens, out=buf[:5])
+
+
+def test_a_board_copy_of_the_driver_refuses_the_simulated_device_variable(tmp_path):
+    """The driver package as copied to a board (codesign/host + stream.py), with the workstation
+    variable set by mistake: a clear ImportError, not a pynq device hunt."""
+    pkg = tmp_path / "codesign"
+    shutil.copytree(ROOT / "codesign" / "host", pkg / "host")
+    shutil.copy(ROOT / "codesign" / "stream.py", pkg / "stream.py")
+    (pkg / "__init__.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "CODESIGN_SIM_DEVICE": "reference"}
+    out = subprocess.run([sys.executable, "-c", "import codesign.host"], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode != 0 and "unset CODESIGN_SIM_DEVICE on a board" in out.stderr
+    env.pop("CODESIGN_SIM_DEVICE")
+    out = subprocess.run([sys.executable, "-c", "import codesign.host; print('ok')"], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -231,3 +231,42 @@ def hwh_part(path: str | Path) -> tuple[str, str, str]:
     if info is None:
         raise ValueError(f"{path} has no SYSTEMINFO: not a Vivado hardware handoff file")
     return info.get("DEVICE"), info.get("PACKAGE"), info.get("SPEEDGRADE")
+
+
+DMA_KEYS = ("c_include_sg", "c_include_mm2s", "c_include_s2mm", "c_m_axi_mm2s_data_width",
+            "c_m_axis_mm2s_tdata_width", "c_m_axi_s2mm_data_width", "c_s_axis_s2mm_tdata_width",
+            "c_sg_length_width")
+
+
+def hwh_summary(path: str | Path) -> dict:
+    """What a ``.hwh`` says about our design, read with the standard library: every instance's
+    VLNV, the DMA's register window (as the PS master sees it) and parameters, the part."""
+    root = ET.parse(path).getroot()
+    modules = {m.get("INSTANCE"): m for m in root.iter("MODULE")}
+    out: dict = {"part": list(hwh_part(path)), "instances": {k: m.get("VLNV") for k, m in modules.items()}}
+    dma = modules.get(DMA_INSTANCE)
+    if dma is None:
+        raise ValueError(f"{path} has no {DMA_INSTANCE} (AXI DMA): not a codesign block design")
+    params = {p.get("NAME"): p.get("VALUE") for p in dma.iter("PARAMETER")}
+    out["dma_parameters"] = {k: params.get(k) for k in DMA_KEYS}
+    windows = [r for m in modules.values() if m.get("IS_PL") == "FALSE" for r in m.iter("MEMRANGE")
+               if r.get("INSTANCE") == DMA_INSTANCE]
+    if not windows:
+        raise ValueError(f"{path}: no processing system maps {DMA_INSTANCE}'s registers (PYNQ would not list it)")
+    out["dma_base"] = int(windows[0].get("BASEVALUE"), 16)
+    out["dma_range"] = int(windows[0].get("HIGHVALUE"), 16) - out["dma_base"] + 1
+    return out
+
+
+def compare_hwh(expected: str | Path, got: str | Path) -> list[str]:
+    """Differences between two ``.hwh`` files on what the driver relies on (instances of ours,
+    DMA window and parameters, part); empty when they agree. Vivado adds instances of its
+    own (e.g. interconnect internals): only the expected ones are checked."""
+    a, b = hwh_summary(expected), hwh_summary(got)
+    diffs = [f"instance {name}: {vlnv} expected, {b['instances'].get(name)} found"
+             for name, vlnv in a["instances"].items() if b["instances"].get(name) != vlnv]
+    diffs += [f"{key}: {a[key]} expected, {b[key]} found" for key in ("part", "dma_base", "dma_range")
+              if a[key] != b[key]]
+    diffs += [f"{DMA_INSTANCE} {k}: {v} expected, {b['dma_parameters'][k]} found"
+              for k, v in a["dma_parameters"].items() if b["dma_parameters"][k] != v]
+    return diffs

@@ -36,6 +36,7 @@ def load_build(design: Design) -> dict:
 
 def vivado_result(out: Path, board: Board, command: str, cfg) -> dict:
     """Runs Vivado when it is on PATH and allowed; parses its reports. Otherwise 'skipped'."""
+    from codesign.bitstream.hwh import compare_hwh
     from codesign.bitstream.reports import parse_timing_summary, parse_utilization, timing_at_clock
     from codesign.bitstream.vivado import run_vivado
     hint = f"run '{command}' on a workstation with Vivado {board.vivado_version} and the {board.name} board files"
@@ -50,7 +51,9 @@ def vivado_result(out: Path, board: Board, command: str, cfg) -> dict:
         raise RuntimeError(run["error"])
     util = parse_utilization((out / "reports" / "utilization.rpt").read_text(), board)
     timing = parse_timing_summary((out / "reports" / "timing_summary.rpt").read_text())
-    return {**run, "generated_hwh": str(generated), "utilization": util, "timing": timing,
+    diffs = compare_hwh(generated, run["hwh"])
+    return {**run, "generated_hwh": str(generated), "hwh_matches_description": not diffs,
+            **({"hwh_differences": diffs} if diffs else {}), "utilization": util, "timing": timing,
             **timing_at_clock(timing, board.clock_mhz)}
 
 
@@ -81,6 +84,8 @@ def hls4ml_project(design: Design, board: Board, out: Path) -> dict:
     else:
         command = f"{hls_cmd} && vivado -mode batch -source design.tcl"
     return {"project": str(out), "board": board.hls4ml_board, "io_type": hls.io_type,
+            "tools": "vivado_hls (Vivado HLS, last shipped with Vivado 2020.1: hls4ml 1.3.0's VivadoAccelerator "
+                     "backend calls it; its design.tcl uses that release's IP versions), then vivado",
             "files": sorted(p.name for p in out.iterdir()), "command": command,
             "note": "hls4ml's own block design (its myproject_axi IP and DMA settings), not ours: "
                     "its .hwh differs from recommender.hwh"}

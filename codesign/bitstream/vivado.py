@@ -13,8 +13,10 @@ Run it with ``vivado_command(out)``. ``run_vivado`` does that with a deadline wh
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import signal
 import shutil
 import subprocess
 from pathlib import Path
@@ -131,6 +133,8 @@ def build_tcl(d: BlockDesign, jobs: int = 2, timeout_min: int = 240) -> str:
                        f"[get_property CONFIG.{k} [get_bd_cells {DMA_INSTANCE}]] {{{v}}}"
                        for k, v in d.dma_params.items())
     command = vivado_command_text(jobs)
+    connections = (f"set_property board_connections {{{d.board.board_connections}}} [current_project]\n"
+                   if d.board.board_connections else "")
     return f"""{_header(d, command)}
 
 set script_dir [file dirname [file normalize [info script]]]
@@ -189,7 +193,7 @@ if {{[llength [get_board_parts -quiet $board_part]] == 0}} {{
     error "codesign: board files for $board_part are not installed; get them from github.com/Xilinx/XilinxBoardStore (Vivado: Tools > Vivado Store > Boards)"
 }}
 set_property board_part $board_part [current_project]
-set_property ip_repo_paths [list [file join $script_dir ip_repo]] [current_project]
+{connections}set_property ip_repo_paths [list [file join $script_dir ip_repo]] [current_project]
 update_ip_catalog
 create_bd_design {bd}
 
@@ -198,7 +202,7 @@ apply_bd_automation {preset} [get_bd_cells {ps.instance}]
 set_property -dict {_tcl_dict(d.ps_config())} [get_bd_cells {ps.instance}]
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 {DMA_INSTANCE}
 # stream and memory-map widths are ours, not propagated from the neighbours
-set_property -dict [list {" ".join(f"CONFIG.{k}.VALUE_SRC USER" for k in d.dma_params if k.endswith("_width"))}] \\
+set_property -dict [list {" ".join(f"CONFIG.{k}.VALUE_SRC USER" for k in d.dma_params if k.endswith("data_width"))}] \\
     [get_bd_cells {DMA_INSTANCE}]
 set_property -dict {_tcl_dict(d.dma_params)} [get_bd_cells {DMA_INSTANCE}]
 create_bd_cell -type ip -vlnv {ACCEL_VLNV} {ACCEL_INSTANCE}
@@ -287,19 +291,27 @@ def write_project(d: BlockDesign, sources: list[str], out: Path, jobs: int = 2, 
 
 
 def run_vivado(out: Path, jobs: int, timeout_s: float) -> dict:
-    """Runs ``build.tcl`` in ``out`` with a deadline; returns what it produced (or why not)."""
+    """Runs ``build.tcl`` in ``out`` with a deadline (Vivado and its child processes are killed
+    when it passes); returns what it produced, or ``{"error": ...}``."""
     exe = shutil.which("vivado")
     if exe is None:
         raise FileNotFoundError("vivado is not on PATH")
     cmd = [exe, "-mode", "batch", "-notrace", "-source", "build.tcl", "-log", "vivado.log",
            "-journal", "vivado.jou", "-tclargs", str(jobs)]
+    proc = subprocess.Popen(cmd, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=timeout_s)
+        output, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {"error": f"vivado did not finish within {timeout_s:.0f} s (bitstream.vivado_timeout_s); "
-                         f"log: {out / 'vivado.log'}"}
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"error": f"vivado did not finish within {timeout_s:g} s (bitstream.vivado_timeout_s) and was "
+                         f"stopped; log: {out / 'vivado.log'}"}
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        tail = "\n".join(output.strip().splitlines()[-15:])
         return {"error": f"vivado exited with {proc.returncode}; log: {out / 'vivado.log'}\n{tail}"}
-    return {"bit": str(out / f"{OVERLAY}.bit"), "hwh": str(out / f"{OVERLAY}.hwh"),
-            "xsa": str(out / f"{OVERLAY}.xsa")}
+    produced = {"bit": out / f"{OVERLAY}.bit", "hwh": out / f"{OVERLAY}.hwh", "xsa": out / f"{OVERLAY}.xsa"}
+    missing = [str(p) for p in produced.values() if not p.is_file()]
+    if missing:
+        return {"error": f"vivado finished but did not write {', '.join(missing)}; log: {out / 'vivado.log'}"}
+    return {k: str(v) for k, v in produced.items()}

@@ -29,6 +29,15 @@ import pynq
 
 from codesign.stream import StreamLayout, pack_requests
 
+if os.environ.get("CODESIGN_SIM_DEVICE", "0") != "0":
+    # a workstation asking for the simulated PYNQ device: register it with pynq (pynq only
+    # probes Device subclasses that were imported). Never set on a board.
+    try:
+        import codesign.simdevice.device  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"CODESIGN_SIM_DEVICE is set but the simulated PYNQ device cannot be imported ({err}): "
+                          f"it lives in the codesign repository; unset CODESIGN_SIM_DEVICE on a board") from err
+
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 MM2S, S2MM = 0x00, 0x30
 DMACR, DMASR, ADDR, ADDR_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
@@ -168,6 +177,11 @@ class RecommenderOverlay(pynq.Overlay):
         self.recvchannel = DmaChannel(self._mmio, S2MM, "S2MM", name)
         self._requests = pynq.allocate((max_batch, self.layout.request_bytes), np.uint8)
         self._scores = pynq.allocate((max_batch,), np.int32)
+        # plain-ndarray views for the CPU's own reads and writes (slicing a PynqBuffer costs
+        # microseconds of bookkeeping); the PynqBuffers stay for flush/invalidate and addresses
+        self._request_words = self._requests.view(np.ndarray)
+        self._score_words = self._scores.view(np.ndarray)
+        self._scale = 2.0 ** -self.layout.score_frac_bits
         self.reset_dma()
 
     # ------------------------------------------------------------------ checks
@@ -218,8 +232,8 @@ class RecommenderOverlay(pynq.Overlay):
                 raise ValueError(f"{what} must have shape (batch, {width}) (or ({width},) for one request), "
                                  f"got {np.shape(value)}")
             limit = rows if rows is not None else 2 ** self.layout.id_bits
-            bad = np.argwhere((arr < 0) | (arr >= limit))
-            if len(bad):
+            if arr.size and (arr.min() < 0 or arr.max() >= limit):
+                bad = np.argwhere((arr < 0) | (arr >= limit))
                 r, c = bad[0]
                 raise ValueError(f"{what}: {len(bad)} ids outside the {rom} embedding ROM (ids 0..{limit - 1}); "
                                  f"first: request {r}, position {c}, id {arr[r, c]}")
@@ -281,20 +295,36 @@ class RecommenderOverlay(pynq.Overlay):
         if times is not None:
             times += [t1 - t0, t2 - t1, t3 - t2]
 
-    def score_raw(self, nodes, tokens) -> np.ndarray:
-        """int32 score words (score = word / 2**score_frac_bits) of a batch; split in ``max_batch`` chunks."""
+    def _score(self, nodes, tokens, raw: bool, times: list | None = None) -> np.ndarray:
+        """The one path of ``score``/``score_raw``/``measure_latency``: check, then per chunk of
+        ``max_batch`` pack, flush, DMA, invalidate, unpack into a new array. ``times`` gets the
+        five phase durations (s) of the last chunk; checking the requests counts as packing."""
+        t0 = time.perf_counter()
         nodes, tokens = self.check_requests(nodes, tokens)
-        out = np.empty(len(nodes), np.int32)
+        out = np.empty(len(nodes), np.int32 if raw else np.float64)
         for start in range(0, len(nodes), self.max_batch):
             n = min(self.max_batch, len(nodes) - start)
-            self._requests[:n] = pack_requests(self.layout, nodes[start:start + n], tokens[start:start + n])
-            self._transfer(n)
-            out[start:start + n] = self._scores[:n]
+            pack_requests(self.layout, nodes[start:start + n], tokens[start:start + n], out=self._request_words)
+            t1 = time.perf_counter()
+            phases = []
+            self._transfer(n, phases)
+            t2 = time.perf_counter()
+            if raw:
+                out[start:start + n] = self._score_words[:n]
+            else:
+                np.multiply(self._score_words[:n], self._scale, out=out[start:start + n])
+            if times is not None:
+                times[:] = [t1 - t0, *phases, time.perf_counter() - t2]
+            t0 = time.perf_counter()
         return out
+
+    def score_raw(self, nodes, tokens) -> np.ndarray:
+        """int32 score words (score = word / 2**score_frac_bits) of a batch; split in ``max_batch`` chunks."""
+        return self._score(nodes, tokens, raw=True)
 
     def score(self, nodes, tokens) -> np.ndarray:
         """float64 scores (exact: the int32 words scaled by 2**-score_frac_bits)."""
-        return self.score_raw(nodes, tokens).astype(np.float64) * 2.0 ** -self.layout.score_frac_bits
+        return self._score(nodes, tokens, raw=False)
 
     # ------------------------------------------------------------------ latency
     def _sample_requests(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -307,11 +337,12 @@ class RecommenderOverlay(pynq.Overlay):
                         nodes=None, tokens=None, seed: int = 0) -> dict:
         """Latency per batch size, split like FINN's throughput test.
 
-        One call = pack the requests into the DMA buffer (``pack``), ``flush``, DMA + accelerator
-        (``dma``: arm S2MM and MM2S, poll until both complete), ``invalidate``, unpack into a
-        new float64 array (``unpack``). Per batch size: p50/p90/p99/max of the whole call per
-        batch and per request (µs), throughput (requests/s at the median), the median of each
-        phase (µs per batch) and the host overhead (everything but ``dma``) per request.
+        One call is exactly ``score(nodes, tokens)``: check and pack the requests into the DMA
+        buffer (``pack``), ``flush``, DMA + accelerator (``dma``: arm S2MM and MM2S, poll until
+        both complete), ``invalidate``, unpack into a new float64 array (``unpack``). Per batch
+        size: p50/p90/p99/max of the whole call per batch and per request (µs), throughput
+        (requests/s at the median), the median of each phase (µs per batch) and the host
+        overhead (everything but ``dma``) per request.
         Requests: ``nodes``/``tokens`` cycled, or random valid ids.
         """
         if nodes is None or tokens is None:
@@ -327,14 +358,8 @@ class RecommenderOverlay(pynq.Overlay):
             nb, tb = nodes[pick], tokens[pick]
             phases = []
             for i in range(warmup + repeats):
-                t = []
-                t0 = time.perf_counter()
-                self._requests[:b] = pack_requests(self.layout, nb, tb)
-                t.append(time.perf_counter() - t0)
-                self._transfer(b, t)
-                t4 = time.perf_counter()
-                scores = self._scores[:b].astype(np.float64) * 2.0 ** -self.layout.score_frac_bits
-                t.append(time.perf_counter() - t4)
+                t: list = []
+                self._score(nb, tb, raw=False, times=t)
                 if i >= warmup:
                     phases.append(t)
             ph = np.asarray(phases) * 1e6                     # (repeats, 5) µs
@@ -349,7 +374,6 @@ class RecommenderOverlay(pynq.Overlay):
                 "split_us": split,
                 "host_overhead_us_per_request": host / b,
             })
-            del scores
         return {"device": getattr(self.device, "name", type(self.device).__name__),
                 "timer": "time.perf_counter", "batches": results}
 

@@ -157,7 +157,10 @@ def make_backend(kind: str, design_folder: Path) -> Backend:
         build = _resolve(BACKENDS[kind])
     except (ImportError, AttributeError) as err:
         raise BackendUnavailable(f"backend {kind!r} is not available in this checkout: {err}") from None
-    backend = build(Path(design_folder))
+    try:
+        backend = build(Path(design_folder))
+    except FileNotFoundError as err:      # e.g. no compiled C simulation, no RTL build
+        raise BackendUnavailable(str(err)) from None
     if not isinstance(backend, Backend):
         raise TypeError(f"backend {kind!r} does not implement Backend (name, process)")
     return backend

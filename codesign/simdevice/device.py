@@ -19,6 +19,11 @@ What it implements (pynq 3.0.1; ``../shared/TOOLCHAIN.md`` "PYNQ without a board
   whose device view is a separate ``bytearray``: ``flush`` copies CPU -> device,
   ``invalidate`` device -> CPU. The DMA sees only the device view, so a driver that forgets
   ``flush`` sends stale requests and one that forgets ``invalidate`` reads stale scores.
+
+The backend runs synchronously inside the register write that arms the second channel: a
+slow backend (the RTL simulation) makes that write slow; the driver's deadline bounds its
+polling of DMASR, which is where a real accelerator that never answers shows up (the
+``fault="hang"`` option models that).
 """
 from __future__ import annotations
 

@@ -36,12 +36,13 @@ def overlay_files(design: Design, out: Path, simulated: bool) -> tuple[Path | No
     layout of the RTL build) goes beside it.
     """
     from codesign.simdevice.backends import design_layout
-    folder = design.path("bitstream")
-    hwhs = sorted(folder.rglob("*.hwh")) if folder.is_dir() else []
-    if not hwhs:
-        return None, f"no .hwh in {folder}: run the bitstream step ('codesign flow --out {design.folder} " \
-                     f"--steps bitstream')"
-    hwh = hwhs[0]
+    built = design.result("bitstream")
+    if built.get("route") != "vivado" or not isinstance(built.get("files", {}).get("hwh"), str):
+        return None, (f"board {design.cfg.board} has no PS/AXI DMA overlay (route {built.get('route')!r}): "
+                      f"the PYNQ driver needs a Zynq board")
+    hwh = Path(built["files"]["hwh"])
+    if not hwh.is_file():
+        return None, f"no .hwh at {hwh}: re-run the bitstream step"
     bit = hwh.with_suffix(".bit")
     layout = design_layout(design.folder)
     if bit.is_file():
@@ -108,7 +109,7 @@ def _summary(latency: dict) -> dict:
             for b in latency["batches"]}
 
 
-@register_step("host", sections=("host", "board"), after=("vectors", "rtl", "bitstream"))
+@register_step("host", sections=("host", "board"), after=("vectors", "hls", "rtl", "bitstream"))
 def host_step(design: Design) -> dict:
     from codesign.boards import load_board
     from codesign.simdevice.backends import BackendUnavailable, make_backend
@@ -156,6 +157,10 @@ def host_step(design: Design) -> dict:
         "passed": bool(done) and all(r["mismatches"] == 0 for r in done.values()),
         "latency_file": str(out / "latency.json"),
     })
+    if real is None:
+        result["latency_note"] = ("simulated device: 'dma' is the DMA register model plus the backend computing "
+                                  "on this CPU, not FPGA time; pack, flush, invalidate and unpack are the "
+                                  "driver's own host cost (as on a board)")
     timed = runs.get("board") if "board" in done else runs.get("reference")
     if timed and "latency" in timed:
         batches = timed["latency"]["batches"]

@@ -12,6 +12,7 @@ from codesign.flow import Design, register_step, write_json
 from codesign.metrics import paired_difference
 from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
 from codesign.models.layers import custom_objects
+from codesign.train.baselines import run_baselines
 from codesign.train.evaluate import evaluate, popularity_scorer
 from codesign.train.loop import fit, seed_everything
 from codesign.train.plots import plot_curves
@@ -85,10 +86,18 @@ def train_step(design: Design) -> dict:
     data = load_data(design)
     extras = TrainingExtras(design, data, shapes_of(data))
     models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
-    popularity = evaluate(popularity_scorer(data), data, "test", full=True)
-    np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user)
-    comparisons = paired_comparisons(per_user)
-    result = {"models": models, "paired_ndcg10": comparisons, "baselines": {"popularity": popularity},
+    bcfg = design.cfg.train.baselines
+    if bcfg.enabled:
+        baselines, baseline_per_user = run_baselines(data, design.cfg.model.embedding_dim, bcfg.epochs,
+                                                     design.cfg.train.seed)
+    else:
+        popularity = evaluate(popularity_scorer(data), data, "test", full=True, per_user=True)
+        baseline_per_user = {"popularity": popularity.pop("per_user_ndcg10")}
+        baselines = {"popularity": popularity}
+    np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user,
+             **{f"baseline_{k}": v for k, v in baseline_per_user.items()})
+    comparisons = paired_comparisons({**per_user, **baseline_per_user})
+    result = {"models": models, "paired_ndcg10": comparisons, "baselines": baselines,
               **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
