@@ -92,9 +92,17 @@ def test_notebook_03_on_the_simulated_device(deployable_design, tmp_path, monkey
     """The notebook, run as on a board, against the simulated device (reference backend)."""
     import nbformat
     from nbclient import NotebookClient
+    from codesign.bench.run import representative
+    from codesign.bench.runtimes import convert_tflite_int8, export_onnx
     from codesign.deploy import deploy
-    deploy(deployable_design.folder)
-    out = deployable_design.folder / "deploy"
+    from codesign.train.step import load_trained
+    design = deployable_design
+    model = load_trained(design, "hybrid_quant")          # what the bench step exports (quant precision)
+    export_onnx(model, design.path("bench") / "hybrid_quant.onnx")
+    (design.path("bench") / "hybrid_quant_int8.tflite").write_bytes(
+        convert_tflite_int8(model, representative(design, 50, 0)))
+    deploy(design.folder)
+    out = design.folder / "deploy"
     monkeypatch.setenv("CODESIGN_SIM_DEVICE", "reference")
     monkeypatch.setenv("CODESIGN_NB_REPEATS", "5")
     monkeypatch.setenv("CODESIGN_NB_WARMUP", "1")
@@ -108,4 +116,7 @@ def test_notebook_03_on_the_simulated_device(deployable_design, tmp_path, monkey
     results = json.loads((tmp_path / "on_board_results.json").read_text())
     assert results["bit_exact"]["mismatches"] == 0 and results["bit_exact"]["device"] == "simulated:reference"
     assert [b["batch_size"] for b in results["latency"]["batches"]] == [1, 8, 64, 256, 1024]
-    assert "skipped" in results["cpu"] or any(name.endswith(".onnx") for name in results["cpu"])
+    for name, runtime in (("hybrid_quant.onnx", "onnxruntime"), ("hybrid_quant_int8.tflite", "tflite")):
+        cpu = results["cpu"][name]
+        assert cpu["runtime"] == runtime and [b["batch_size"] for b in cpu["batches"]] == [1, 8, 64, 256, 1024]
+        assert all(b["p50_us"] > 0 for b in cpu["batches"]) and np.isfinite(cpu["max_abs_diff_to_reference"])
