@@ -21,9 +21,7 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    # validate_default: a default such as 5 for a float field becomes 5.0, as the same value
-    # read back from design.yaml does, so cache keys survive the round trip through design.yaml
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class DataConfig(Section):
@@ -172,7 +170,8 @@ class RtlConfig(Section):
     """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
 
     variant: Literal["hybrid_quant"] = "hybrid_quant"
-    latency_cutoff: float = Field(5, gt=0, description="da4ml adder levels per pipeline stage")
+    # float defaults of float fields: design.yaml reads back 5 as 5.0, and the cache keys must agree
+    latency_cutoff: float = Field(5.0, gt=0, description="da4ml adder levels per pipeline stage")
     synth: bool = Field(True, description="run the yosys resource estimate")
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)
@@ -185,7 +184,7 @@ class BitstreamConfig(Section):
 
     vivado: bool = Field(True, description="run the generated project when vivado is on PATH")
     jobs: int = Field(2, ge=1, le=64, description="Vivado synthesis/implementation jobs")
-    vivado_timeout_s: float = Field(4 * 3600, gt=0, description="deadline of the whole Vivado run")
+    vivado_timeout_s: float = Field(4 * 3600.0, gt=0, description="deadline of the whole Vivado run")
     hls4ml: bool = Field(True, description="also write hls4ml's VivadoAccelerator project where it supports the board")
 
 
@@ -233,7 +232,7 @@ class BenchConfig(Section):
     threads: int = Field(1, ge=0, description="intra-op threads of every runtime (0: all cores)")
     verify_samples: int = Field(1024, ge=1, description="requests every runtime's outputs are checked on")
     gpu: bool = Field(True, description="also time on a GPU when TensorFlow sees one")
-    timeout_seconds: float = Field(3600, gt=0, description="deadline of the whole benchmark")
+    timeout_seconds: float = Field(3600.0, gt=0, description="deadline of the whole benchmark")
     seed: int = 0
 
     @field_validator("batch_sizes")
