@@ -28,6 +28,8 @@ def cmd_flow(args) -> int:
     print(f"summary: {Path(args.out) / 'summary.json'} ({', '.join(summary['steps'])})")
     if "train" in summary["steps"]:
         print(format_models(summary["steps"]["train"]["models"]))
+    from codesign.report.comparison import comparison, format_comparison
+    print(format_comparison(comparison(summary["steps"])))     # FPGA, driver, CPU, GPU, paper
     return 0
 
 

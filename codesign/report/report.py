@@ -14,7 +14,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 # bit-exactness rows: (step, what is compared with the fixed-point reference)
-CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)")]
+CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)"),
+          ("host", "PYNQ driver")]
 
 
 def _image(path: Path) -> str | None:
@@ -36,6 +37,10 @@ def _checks(steps: dict) -> list[dict]:
         if name == "sim" and "simulators" in result:
             for sim, r in result["simulators"].items():
                 rows.append(_check_row(name, f"{what}, {sim}", r))
+            continue
+        if name == "host" and "backends" in result:
+            for backend, r in result["backends"].items():
+                rows.append(_check_row(name, f"{what}, {r.get('device', backend)}", r))
             continue
         rows.append(_check_row(name, what, result))
     return rows
@@ -62,7 +67,11 @@ def render(folder: Path, summary: dict) -> str:
     env = Environment(loader=PackageLoader("codesign.report", "."), autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = _fmt
     template = env.get_template("report.html.j2")
+    from codesign.report.comparison import comparison, latency_plot, resource_plot, resources
+    compared, used = comparison(steps), resources(steps)
     return template.render(
+        comparison=compared, comparison_plot=latency_plot(compared), resources=used,
+        resource_plot=resource_plot(used),
         design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
         checks=_checks(steps), sweep=sweep,
         curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
