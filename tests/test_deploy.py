@@ -104,6 +104,9 @@ def test_notebook_03_on_the_simulated_device(deployable_design, tmp_path, monkey
     deploy(design.folder)
     out = design.folder / "deploy"
     monkeypatch.setenv("CODESIGN_SIM_DEVICE", "reference")
+    # the bundle first on the path, as the kernel's working directory is on a user's: the notebook
+    # must still reach the installed codesign package (the simulated device is not in the bundle)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(out), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("CODESIGN_NB_REPEATS", "5")
     monkeypatch.setenv("CODESIGN_NB_WARMUP", "1")
     monkeypatch.setenv("CODESIGN_NB_OUT", str(tmp_path))
@@ -112,6 +115,7 @@ def test_notebook_03_on_the_simulated_device(deployable_design, tmp_path, monkey
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     n = len(np.load(out / "vectors.npz")["expected"])
     assert f"PASS: 0 mismatches over {n} requests" in text
+    assert "simulated device: True" in text and f"driver {out}" not in text
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     results = json.loads((tmp_path / "on_board_results.json").read_text())
     assert results["bit_exact"]["mismatches"] == 0 and results["bit_exact"]["device"] == "simulated:reference"
