@@ -79,6 +79,7 @@ class Board(_Strict):
     part: str
     family: Literal["xc7", "xcup"] = Field(description="yosys synth_xilinx -family")
     clock_mhz: float = Field(gt=0, le=800)
+    max_clock_mhz: float | None = Field(None, gt=0, le=800, description="highest PL clock the board's PS can generate for us")
     resources: Resources
     memory: Memory
     interface: Interface
@@ -116,6 +117,17 @@ class Board(_Strict):
         if self.interface.ps == "none":
             return f"XRT {self.memory.bank}"
         return f"{self.interface.ps.upper()} {self.interface.host_port}"
+
+
+def target_clock_mhz(board: Board, requested: float | None) -> float:
+    """The design's clock: the board's default, or ``requested`` where the board can generate it."""
+    if requested is None:
+        return board.clock_mhz
+    limit = board.max_clock_mhz or board.clock_mhz
+    if requested > limit:
+        raise ValueError(f"rtl.clock_mhz {requested} MHz is above what board {board.name} can generate "
+                         f"({limit} MHz, max_clock_mhz in boards/{board.name}.yaml): choose {limit} or less")
+    return float(requested)
 
 
 def available_boards() -> list[str]:

@@ -11,20 +11,29 @@ DEFAULT_OUT = Path("build/default")
 
 
 def _design(args):
-    from codesign.flow import Design
-    return Design(Path(args.out), load_config(args.config))
+    """The design of ``--out`` (its ``design.yaml``; ``--config`` creates a folder) and the steps
+    ``--reconfigure`` clears. Validates only: nothing is written."""
+    from codesign.flow import open_design
+    command = f"codesign {args.command}" + (f" --steps {args.steps}" if getattr(args, "steps", None) else "")
+    return open_design(Path(args.out), args.config, getattr(args, "reconfigure", False), command)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
-    p.add_argument("--config", default=None, help="design config YAML (default: the embedded default design)")
+    p.add_argument("--config", default=None, help="design config YAML for a new folder (default: the embedded "
+                   "default design); an existing folder's design is its design.yaml")
+    p.add_argument("--reconfigure", action="store_true",
+                   help="replace an existing folder's design with --config, clearing the steps the change touches")
     p.add_argument("--force", action="store_true", help="re-run even if the cached result is current")
 
 
 def cmd_flow(args) -> int:
-    from codesign.flow import run_flow
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
-    summary = run_flow(_design(args), steps, force=args.force)
+    from codesign.flow import check_steps, locked, prepare_folder, run_flow
+    steps = check_steps(None if args.steps is None else [s.strip() for s in args.steps.split(",") if s.strip()])
+    design, clear = _design(args)
+    with locked(design.folder):
+        prepare_folder(design, clear)
+        summary = run_flow(design, steps, force=args.force)
     print(f"summary: {Path(args.out) / 'summary.json'} ({', '.join(summary['steps'])})")
     if "train" in summary["steps"]:
         print(format_models(summary["steps"]["train"]["models"]))
@@ -34,30 +43,49 @@ def cmd_flow(args) -> int:
 
 
 def cmd_step(args) -> int:
-    from codesign.flow import load_steps, run_step, update_summary
-    load_steps()
-    design = _design(args)
-    run_step(design, args.command, force=args.force)
-    update_summary(design)
+    from codesign.flow import check_steps, check_upstream, locked, prepare_folder, run_step, update_summary
+    check_steps([args.command])
+    design, clear = _design(args)
+    if not clear:
+        check_upstream(design, args.command)    # before anything is written
+    with locked(design.folder):
+        prepare_folder(design, clear)
+        run_step(design, args.command, force=args.force)
+        update_summary(design)
     return 0
 
 
 def cmd_hls(args) -> int:
+    from codesign.boards import available_boards
+    from codesign.flow import Design, check_steps, check_upstream, locked, prepare_folder, run_step, update_summary
+    if args.board and args.board not in available_boards():
+        raise ValueError(f"unknown board '{args.board}' (--board); available: {', '.join(available_boards())}")
     if args.model:
-        from codesign.hls.byom import run_byom
+        from codesign.hls.byom import check_byom, run_byom
         cfg = load_config(args.config)
         if args.board:
             cfg.board = args.board
-        summary = run_byom(Path(args.model), Path(args.out), cfg, n_vectors=args.vectors)
+        check_byom(Path(args.model), Path(args.out), args.vectors)
+        with locked(Path(args.out)):
+            summary = run_byom(Path(args.model), Path(args.out), cfg, n_vectors=args.vectors)
         print(f"summary: {Path(args.out) / 'summary.json'}")
         return 0 if summary["steps"]["hls"]["mismatches"] == 0 else 1
-    from codesign.flow import load_steps, run_step, update_summary
-    load_steps()
-    design = _design(args)
-    if args.board:
-        design.cfg.board = args.board
-    run_step(design, "hls", force=args.force)
-    update_summary(design)
+    check_steps(["hls"])
+    design, clear = _design(args)
+    if not clear:
+        check_upstream(design, "hls")           # before anything is written
+    with locked(design.folder):
+        prepare_folder(design, clear)
+        if args.board and args.board != design.cfg.board:
+            # another board: its own project in hls-<board>/, never over the design's
+            other = Design(design.folder, design.cfg.model_copy(update={"board": args.board}, deep=True),
+                           rename={"hls": f"hls-{args.board}"})
+            result = run_step(other, "hls", force=args.force)
+            update_summary(design, extra={f"hls-{args.board}": result})
+            print(f"hls for board {args.board}: {other.path('hls')} (the design's own board is {design.cfg.board})")
+            return 0
+        run_step(design, "hls", force=args.force)
+        update_summary(design)
     return 0
 
 
@@ -72,14 +100,18 @@ def format_models(models: dict) -> str:
 
 
 def cmd_eval(args) -> int:
-    import json
+    from codesign.flow import read_summary
     path = Path(args.out) / "summary.json"
     if not path.is_file():
         print(f"error: {path} not found: run 'codesign flow --out {args.out}' first", file=sys.stderr)
         return 2
-    steps = json.loads(path.read_text())["steps"]
-    if "train" not in steps:
-        print(f"error: {path} has no train results: run 'codesign train --out {args.out}'", file=sys.stderr)
+    summary, why = read_summary(Path(args.out))
+    if why:
+        print(f"error: {why}: rebuild it with 'codesign report --out {args.out}'", file=sys.stderr)
+        return 2
+    steps = summary.get("steps", {})
+    if not isinstance(steps.get("train"), dict) or not isinstance(steps["train"].get("models"), dict):
+        print(f"error: {path} has no train results: run 'codesign flow --out {args.out} --steps data,train'", file=sys.stderr)
         return 2
     print(format_models(steps["train"]["models"]))
     print(format_models({f"{k} (baseline)": v for k, v in steps["train"].get("baselines", {}).items()}))
@@ -97,8 +129,11 @@ def format_paired(paired: dict) -> str:
 
 
 def cmd_sweep(args) -> int:
+    from codesign.flow import locked
     from codesign.sweep.runner import format_table, run_sweep
-    result = run_sweep(Path(args.out), load_config(args.config), scheduler=args.scheduler, workers=args.workers)
+    design, _ = _design(args)     # an existing folder's design is its design.yaml
+    with locked(design.folder):
+        result = run_sweep(design.folder, design.cfg, scheduler=args.scheduler, workers=args.workers)
     print(format_table(result))
     print(f"sweep: {Path(args.out) / 'sweep' / 'sweep.json'}, plot: {Path(args.out) / 'sweep' / 'pareto.png'}")
     if (Path(args.out) / "summary.json").is_file():
@@ -107,12 +142,20 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    import json
+    from codesign.flow import load_steps, locked, open_design, read_summary, update_summary
     from codesign.report.report import write_report
-    path = Path(args.out) / "summary.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run 'codesign flow --out {args.out}' first")
-    print(f"report: {write_report(Path(args.out), json.loads(path.read_text()))}")
+    out = Path(args.out)
+    if (out / "design.yaml").is_file():     # a design folder: the summary is rebuilt from its steps
+        load_steps()
+        design, _ = open_design(out)
+        update_summary(design)
+    else:                                    # e.g. a 'codesign hls --model' folder: its summary as it is
+        summary, why = read_summary(out)
+        if why:
+            raise FileNotFoundError(f"{why}: run 'codesign flow --out {args.out}' first")
+        with locked(out):
+            write_report(out, summary)
+    print(f"report: {out / 'report.html'}")
     return 0
 
 
@@ -179,9 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, RuntimeError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, RuntimeError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the folder keeps its last complete results (run the command again)",
+              file=sys.stderr)
+        return 130
+    except Exception:   # a bug, not bad input: the traceback is for the report
+        import traceback
+        traceback.print_exc()
+        print("error: an unexpected internal error (traceback above); please report it with the command "
+              f"you ran: codesign {' '.join(argv if argv is not None else sys.argv[1:])}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,7 +21,20 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: a boolean is not a number, a float is not an integer, a string is not a number
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, validate_default=True)
+
+
+# a layer width: lists of them may not be empty and may not hold zero-sized layers
+Width = Annotated[int, Field(ge=1, le=256)]
+
+
+def _unique(values: list) -> list:
+    """Refuses duplicated entries (e.g. a simulator listed twice)."""
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"duplicated entries {sorted(set(seen))}; list each one once")
+    return values
 
 
 class DataConfig(Section):
@@ -46,11 +59,12 @@ class QuantConfig(Section):
 
 class ModelConfig(Section):
     embedding_dim: int = Field(8, ge=1, le=256)
-    gnn_channels: list[int] = Field(default_factory=lambda: [8, 8], min_length=1)
+    gnn_channels: list[Width] = Field(default_factory=lambda: [8, 8], min_length=1)
     adjacency: Literal["static", "dynamic"] = "static"
     token_dim: int = Field(8, ge=1, le=256)
     text_dim: int = Field(8, ge=1, le=256)
-    fusion_units: list[int] = Field(default_factory=lambda: [16])
+    fusion_units: list[Width] = Field(default_factory=lambda: [16],
+                                      description="hidden widths of the fusion MLP ([]: none)")
     interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
@@ -117,11 +131,13 @@ class TrainConfig(Section):
     qat_from_float: bool = True
     variants: list[Literal["hybrid_quant", "hybrid_float", "gnn_quant", "text_quant",
                            "gnn_float", "text_float"]] = Field(
-        default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"])
+        default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"], min_length=1)
     seed: int = 0
     distill: DistillConfig = Field(default_factory=DistillConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
+
+    _variants_unique = field_validator("variants")(_unique)
 
 
 class SweepConfig(Section):
@@ -134,6 +150,10 @@ class SweepConfig(Section):
     qat_epochs: int = Field(3, ge=1)
     synth: bool = Field(False, description="yosys per point (minutes each); else da4ml's LUT estimate")
     workers: int = Field(1, ge=1, description="local worker processes")
+    boards: list[str] = Field(default_factory=list, description="boards to build every point for "
+                                                              "(default: the design's board)")
+    clocks_mhz: list[float] = Field(default_factory=list, description="target clocks to build every point "
+                                                                    "for (default: each board's clock)")
 
     @field_validator("bits")
     @classmethod
@@ -141,6 +161,15 @@ class SweepConfig(Section):
         if any(not 2 <= b <= 16 for b in bits):
             raise ValueError("every bit width must be within 2..16")
         return bits
+
+    @field_validator("boards")
+    @classmethod
+    def _known_boards(cls, boards: list[str]) -> list[str]:
+        from codesign.boards import available_boards
+        unknown = [b for b in boards if b not in available_boards()]
+        if unknown:
+            raise ValueError(f"unknown board(s) {', '.join(unknown)}; available: {', '.join(available_boards())}")
+        return boards
 
     @field_validator("sizes")
     @classmethod
@@ -170,13 +199,23 @@ class RtlConfig(Section):
     """The ``rtl`` and ``sim`` steps: da4ml pipelining, yosys estimate, cocotb simulation."""
 
     variant: Literal["hybrid_quant"] = "hybrid_quant"
-    # float defaults of float fields: design.yaml reads back 5 as 5.0, and the cache keys must agree
-    latency_cutoff: float = Field(5.0, gt=0, description="da4ml adder levels per pipeline stage")
+    latency_cutoff: float | None = Field(
+        None, gt=0, description="da4ml adder levels per pipeline stage (explicit override); "
+                                "null: stages cut so the timing estimate meets the clock")
+    clock_mhz: float | None = Field(None, gt=0, description="target clock; null: the board's default "
+                                                         "(at most the board's max_clock_mhz)")
+    timing: bool = Field(True, description="yosys timing estimate (Fmax before place & route) of every build")
+    net_delay_ns: float = Field(0.5, ge=0, le=5, description="routing model: delay added per routed net")
+    timing_margin: float = Field(0.125, ge=0, lt=1, description="share of the period kept free "
+                                                               "(hls4ml's clock uncertainty)")
+    timing_runs: int = Field(3, ge=1, le=10, description="at most this many yosys runs in the stage search")
     synth: bool = Field(True, description="run the yosys resource estimate")
     simulators: list[Literal["verilator", "icarus"]] = Field(
         default_factory=lambda: ["verilator", "icarus"], min_length=1)
     verilator_vectors: int = Field(10000, ge=1)
     icarus_vectors: int = Field(1000, ge=1)
+
+    _simulators_unique = field_validator("simulators")(_unique)
 
 
 class BitstreamConfig(Section):
@@ -184,7 +223,7 @@ class BitstreamConfig(Section):
 
     vivado: bool = Field(True, description="run the generated project when vivado is on PATH")
     jobs: int = Field(2, ge=1, le=64, description="Vivado synthesis/implementation jobs")
-    vivado_timeout_s: float = Field(4 * 3600.0, gt=0, description="deadline of the whole Vivado run")
+    vivado_timeout_s: float = Field(4 * 3600, gt=0, description="deadline of the whole Vivado run")
     hls4ml: bool = Field(True, description="also write hls4ml's VivadoAccelerator project where it supports the board")
 
 
@@ -232,7 +271,7 @@ class BenchConfig(Section):
     threads: int = Field(1, ge=0, description="intra-op threads of every runtime (0: all cores)")
     verify_samples: int = Field(1024, ge=1, description="requests every runtime's outputs are checked on")
     gpu: bool = Field(True, description="also time on a GPU when TensorFlow sees one")
-    timeout_seconds: float = Field(3600.0, gt=0, description="deadline of the whole benchmark")
+    timeout_seconds: float = Field(3600, gt=0, description="deadline of the whole benchmark")
     seed: int = 0
 
     @field_validator("batch_sizes")
@@ -319,6 +358,12 @@ def load_config(path: str | Path | None = None) -> DesignConfig:
         raise ConfigError(f"design config {path} does not exist")
     try:
         tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
         raise ConfigError(f"design config {path} is not valid YAML: {err}") from None
-    return parse_config(tree)
+    if tree is None:
+        raise ConfigError(f"design config {path} is empty: give at least 'name: <design>' (every other "
+                          "key has a default), or leave out --config for the default design")
+    try:
+        return parse_config(tree)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None

@@ -286,10 +286,12 @@ def test_a_board_copy_of_the_driver_refuses_the_simulated_device_variable(tmp_pa
     shutil.copy(ROOT / "codesign" / "stream.py", pkg / "stream.py")
     (pkg / "__init__.py").write_text("")
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "CODESIGN_SIM_DEVICE": "reference"}
-    out = subprocess.run([sys.executable, "-c", "import codesign.host"], env=env, capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
+    # a board has no editable install of the repository: drop its import hook
+    board = "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    out = subprocess.run([sys.executable, "-c", board + "import codesign.host"], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
     assert out.returncode != 0 and "unset CODESIGN_SIM_DEVICE on a board" in out.stderr
     env.pop("CODESIGN_SIM_DEVICE")
-    out = subprocess.run([sys.executable, "-c", "import codesign.host; print('ok')"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", board + "import codesign.host; print('ok')"], env=env, capture_output=True,
                          text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -17,7 +17,7 @@ def _summary(sim_mismatches: int = 0) -> dict:
                               "part": "xc7z020clg400-1",
                               "csynth": {"skipped": "vitis_hls is not on PATH"}},
                       "sim": {"simulators": {"verilator": sim}, "latency_cycles": 13, "ii": 1.0,
-                              "latency_us_at_board_clock": 0.13,
+                              "latency_ns": 130.0, "clock_mhz": 100.0,
                               "keras_cpu_batch1": {"median_us": 500.0, "how": "batch 1"}}}}
 
 
@@ -37,6 +37,16 @@ def test_report_of_a_partial_flow(tmp_path):
              "sim": {"skipped": "no simulator on PATH"}}
     page = render(tmp_path, {"design": "point", "config": {}, "steps": steps})
     assert "No resource estimate (rtl.synth is off)." in page and "110.0 ns" in page
+    # with a timing estimate: its table, and the latency at the met clock with its label
+    steps["rtl"].update(latency_cycles=12, target_clock_mhz=100.0, timing={
+        "label": "estimated before place & route (yosys cell delays + 0.5 ns/net)", "net_delay_ns": 0.5,
+        "worst_ns": 12.5, "worst_ns_cells_only": 8.0, "fmax_mhz": 80.0, "fmax_mhz_cells_only": 125.0,
+        "clock_mhz": 100.0, "slack_ns": -2.5, "margin": 0.125, "meets": False, "cell_model": "7-series",
+        "critical_path": {"start": "core.stage3_inp", "end": "core.stage4_inp", "stage": 3, "lut_levels": 7,
+                          "carry4": 9, "carry_bits": 36}})
+    page = render(tmp_path, {"design": "point", "config": {}, "steps": steps})
+    assert "12.50 ns" in page and "-2.50 ns" in page and "core.stage3_inp" in page
+    assert "150.0 ns</b> at\n80.0 MHz (estimated before place &amp; route; target 100.0 MHz)" in page
     assert "sim</td><td>RTL simulation (cocotb)</td>" in page and 'class="skipped">skipped' in page
     steps["rtl"]["resources"] = {"skipped": "yosys is not on PATH"}
     assert "Resource estimate skipped: yosys is not on PATH" in render(tmp_path, {"steps": steps})

@@ -6,12 +6,13 @@ import json
 import pytest
 
 from codesign.config import ConfigError, parse_config
-from codesign.sweep.runner import finished, format_table, grid, pareto, point_key, run_sweep
+from codesign.sweep.runner import finished, format_table, grid, pareto, point_key, run_sweep, training_key
 
 # small and short: each point trains hybrid_float + hybrid_quant for one epoch each
 SWEEP = {"name": "sw",
          "model": {"gnn_channels": [2, 2], "fusion_units": [4]},
          "train": {"batch_size": 8192, "distill": {"enabled": False}},
+         "rtl": {"timing_runs": 1},      # one timing estimate per point (yosys), no re-cut
          "sweep": {"bits": [4], "sizes": [2], "epochs": 1, "qat_epochs": 1}}
 
 
@@ -28,11 +29,29 @@ def test_grid_points_and_config_errors():
         parse_config({"sweep": {"bits": [1]}})
 
 
+def test_grid_over_boards_and_clocks():
+    cfg = parse_config({"sweep": {"bits": [8], "sizes": [4], "boards": ["pynq-z2", "zcu104"],
+                                  "clocks_mhz": [100, 250]}})
+    points = grid(cfg)
+    assert sorted(points) == ["w8_s4_pynq-z2_100", "w8_s4_pynq-z2_250", "w8_s4_zcu104_100", "w8_s4_zcu104_250"]
+    assert points["w8_s4_zcu104_250"]["board"] == "zcu104" and points["w8_s4_zcu104_250"]["rtl"]["clock_mhz"] == 250
+    assert len({training_key(t) for t in points.values()}) == 1       # one training for all four
+    with pytest.raises(ValueError, match="max_clock_mhz"):
+        grid(parse_config({"sweep": {"clocks_mhz": [400]}}))
+    with pytest.raises(ConfigError, match="unknown board"):
+        parse_config({"sweep": {"boards": ["nope"]}})
+
+
 def test_pareto_front():
     def p(i, ndcg, lut, ns):
         return {"id": i, "ndcg10": ndcg, "hardware": {"lut": lut, "latency_ns": ns}}
     points = [p("a", 0.30, 100, 50), p("b", 0.25, 50, 50), p("c", 0.24, 60, 60), p("d", 0.30, 100, 40)]
     assert pareto(points) == ["b", "d"]
+    # fronts are per board: a point on another board does not dominate
+    other = {**p("e", 0.40, 10, 10), "board": "zcu104"}
+    assert pareto(points + [other]) == ["b", "d", "e"]
+    from codesign.sweep.plot import latency_front
+    assert [q["id"] for q in latency_front(points)] == ["b", "d"]
 
 
 def _check_saved(root, ids):
@@ -43,6 +62,10 @@ def _check_saved(root, ids):
         h = r["hardware"]
         assert 0 <= r["ndcg10"] <= 1 and h["lut"] > 0 and h["lut_source"].startswith("da4ml")
         assert h["latency_cycles"] > h["core_stages"] > 0 and h["latency_ns"] > 0
+        # every point has an estimated Fmax, and its latency is at the clock that is met
+        assert h["fmax_mhz"] > 0 and h["clock_mhz"] == min(h["target_clock_mhz"], h["fmax_mhz"])
+        assert h["latency_ns"] == pytest.approx(h["latency_cycles"] * 1000 / h["clock_mhz"], abs=0.01)
+    assert (root / "sweep" / "latency.png").stat().st_size > 1000
     assert "LUT: da4ml estimate" in format_table(saved)
 
 

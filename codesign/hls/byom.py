@@ -20,25 +20,32 @@ from codesign.hls.step import hls_flow, settings_for
 from codesign.vectors.make import corner_inputs, random_inputs
 from codesign.vectors.step import freeze, load_vectors
 
-SUFFIXES = (".h5", ".keras")
-
-
 def load_model(path: Path):
-    """A saved Keras model with codesign's, QKeras' and Spektral's classes resolved."""
-    import tensorflow as tf
-    from codesign.models.layers import custom_objects
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
-    if path.suffix not in SUFFIXES:
-        raise ValueError(f"model file {path} must be one of {', '.join(SUFFIXES)} (a saved Keras model)")
-    return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    """A saved Keras model of supported layers (``fixedpoint.SUPPORTED_LAYERS``): its stored
+    config is checked first, so a ``Lambda`` or an unknown class is refused before any code runs."""
+    from codesign.fixedpoint import SUPPORTED_LAYERS
+    from codesign.models.modelfile import load_model_file
+    return load_model_file(Path(path), SUPPORTED_LAYERS)
+
+
+def check_byom(path: Path, out: Path, n_vectors: int) -> None:
+    """Every check of ``codesign hls --model`` before anything is written or loaded."""
+    from codesign.fixedpoint import SUPPORTED_LAYERS
+    from codesign.models.modelfile import check_model_file
+    if n_vectors < 1:
+        raise ValueError(f"--vectors must be at least 1 (got {n_vectors})")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: give a folder path")
+    if (out / "design.yaml").is_file():
+        raise ValueError(f"{out} holds a design (its design.yaml); a model of your own gets its own folder: "
+                         f"'codesign hls --model {path} --out {out.parent / Path(path).stem}'")
+    check_model_file(Path(path), SUPPORTED_LAYERS)
 
 
 def run_byom(path: Path, out: Path, cfg: DesignConfig, n_vectors: int = 1000, seed: int = 0) -> dict:
     """Vectors + HLS C simulation (+ synthesis) of the model in ``path``; returns the summary."""
-    if n_vectors < 1:
-        raise ValueError("--vectors must be at least 1")
+    check_byom(path, out, n_vectors)
     model = load_model(path)
     fp = FixedPointModel.from_keras(model)
     rng = np.random.default_rng(seed)

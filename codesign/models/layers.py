@@ -157,7 +157,28 @@ def custom_objects() -> dict:
 
     objects: dict = {}
     _add_supported_quantized_objects(objects)
-    objects.update({n: getattr(spektral_layers, n) for n in spektral_layers.__all__}
-                   if hasattr(spektral_layers, "__all__") else {"GCNConv": GCNConv})
+    # QKeras layers through a loader that rebuilds nested quantizer objects of a .keras file
+    objects.update({n: _qkeras_loader(c) for n, c in objects.items()
+                    if isinstance(c, type) and issubclass(c, tf.keras.layers.Layer)})
+    objects.update({n: c for n, c in vars(spektral_layers).items()
+                    if isinstance(c, type) and issubclass(c, tf.keras.layers.Layer)})
     objects.update({c.__name__: c for c in (QEmbedding, QGCNConv, NodeReadout, MaskedMeanPool)})
     return objects
+
+
+_LOADERS: dict[type, type] = {}
+
+
+def _qkeras_loader(cls: type) -> type:
+    """``cls`` with a ``from_config`` that turns the serialized quantizer objects a ``.keras``
+    file stores (``{"module": "qkeras...", "class_name": ..., "config": ...}``) back into
+    quantizers; QKeras' own ``from_config`` passes them on as dicts (a ``TypeError`` on load)."""
+    if cls not in _LOADERS:
+        def from_config(_, config):
+            fixed = {k: (get_quantizer({"class_name": v["class_name"], "config": v["config"]})
+                         if isinstance(v, dict) and str(v.get("module", "")).startswith("qkeras")
+                         and "class_name" in v else v) for k, v in config.items()}
+            return cls.from_config(fixed)
+        _LOADERS[cls] = type(cls.__name__, (cls,), {"from_config": classmethod(from_config),
+                                                    "__module__": cls.__module__})
+    return _LOADERS[cls]

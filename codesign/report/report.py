@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from codesign.latency import design_latency
+
 # bit-exactness rows: (step, what is compared with the fixed-point reference)
 CHECKS = [("vectors", "quantized Keras model"), ("hls", "hls4ml C simulation"), ("sim", "RTL simulation (cocotb)"),
           ("host", "PYNQ driver")]
@@ -32,23 +34,25 @@ def _checks(steps: dict) -> list[dict]:
         if result is None:
             rows.append({"step": name, "what": what, "verdict": "not run"})
             continue
+        stale = {"stale": result["stale"]} if "stale" in result else {}
         if name == "vectors":
             result = result.get("keras_vs_reference", {})
         if name == "sim" and "simulators" in result:
             for sim, r in result["simulators"].items():
-                rows.append(_check_row(name, f"{what}, {sim}", r))
+                rows.append(_check_row(name, f"{what}, {sim}", {**r, **stale}))
             continue
         if name == "host" and "backends" in result:
             for backend, r in result["backends"].items():
-                rows.append(_check_row(name, f"{what}, {r.get('device', backend)}", r))
+                rows.append(_check_row(name, f"{what}, {r.get('device', backend)}", {**r, **stale}))
             continue
-        rows.append(_check_row(name, what, result))
+        rows.append(_check_row(name, what, {**result, **stale}))
     return rows
 
 
 def _check_row(step: str, what: str, r: dict) -> dict:
     mismatches = r.get("mismatches")
     verdict = "skipped" if "skipped" in r else ("PASS" if mismatches == 0 else "FAIL")
+    verdict = f"{verdict} (stale)" if "stale" in r else verdict
     return {"step": step, "what": what, "samples": r.get("samples"), "mismatches": mismatches,
             "first_mismatch": r.get("first_mismatch"), "verdict": verdict, "note": r.get("skipped")}
 
@@ -73,15 +77,15 @@ def render(folder: Path, summary: dict) -> str:
         comparison=compared, comparison_plot=latency_plot(compared), resources=used,
         resource_plot=resource_plot(used),
         design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
-        checks=_checks(steps), sweep=sweep,
+        checks=_checks(steps), sweep=sweep, latency=summary.get("latency") or design_latency(steps),
         curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
+        latency_plot=_image(folder / "sweep" / "latency.png"),
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def write_report(folder: Path, summary: dict) -> Path:
     """Writes ``<folder>/report.html`` (atomically) and returns its path."""
+    from codesign.flow import write_text   # a unique temporary name: two writers never collide
     path = Path(folder) / "report.html"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(render(Path(folder), summary))
-    tmp.replace(path)
+    write_text(path, render(Path(folder), summary))
     return path

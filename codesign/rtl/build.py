@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.latency import core_latency, fifo_addr_w, top_cycles
 from codesign.rtl.trace import Fmt, Traced
 from codesign.stream import StreamLayout
 
@@ -36,10 +37,20 @@ def write_hex(path: Path, rows: list[int], width: int) -> None:
     path.write_text("".join(f"{r:0{digits}x}\n" for r in rows))
 
 
-def write_core(comb, name: str, out: Path, latency_cutoff: float, clock_ns: float) -> dict:
-    """da4ml RTL project of ``comb`` as module ``name``; returns widths and latency in cycles."""
+def write_core(comb, name: str, out: Path, latency_cutoff, clock_ns: float) -> dict:
+    """da4ml RTL project of ``comb`` as module ``name``; returns widths and latency in cycles.
+
+    ``latency_cutoff``: da4ml adder levels per stage, or a ready ``Pipeline`` of ``comb``
+    (``codesign.rtl.pipeline.cut``: stages cut by delay).
+    """
+    import shutil
     from da4ml.codegen import RTLModel
-    model = RTLModel(comb, name, out, flavor="verilog", latency_cutoff=latency_cutoff,
+    shutil.rmtree(out, ignore_errors=True)    # no stage file of an earlier cut may linger
+    if isinstance(latency_cutoff, (int, float)):
+        solution, cutoff = comb, float(latency_cutoff)
+    else:
+        solution, cutoff = latency_cutoff, -1
+    model = RTLModel(solution, name, out, flavor="verilog", latency_cutoff=cutoff,
                      clock_period=clock_ns, print_latency=False)
     model.write()
     meta = json.loads((out / "metadata.json").read_text())
@@ -48,7 +59,7 @@ def write_core(comb, name: str, out: Path, latency_cutoff: float, clock_ns: floa
     sources = sorted(str(p) for p in (out / "src").glob("*.v"))
     return {"module": name, "stages": int(meta["latency"]),
             # input and output registered: model_inp -> stage registers -> model_out
-            "latency": int(meta["latency"]) + 1,
+            "latency": core_latency(int(meta["latency"])),
             "in_bits": in_w, "out_bits": out_w, "adder_cost": float(meta["cost"]),
             "sources": sources, "libdirs": [str(out / "src" / "static")]}
 
@@ -69,8 +80,11 @@ def _verilog_params(params: dict) -> str:
     return ",\n        ".join(f".{k}({lit(v)})" for k, v in params.items())
 
 
-def build_rtl(traced: Traced, out: Path, latency_cutoff: float, clock_ns: float) -> dict:
-    """Writes the recommender RTL of ``traced`` into ``out``; returns ``build.json``'s content."""
+def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dict:
+    """Writes the recommender RTL of ``traced`` into ``out``; returns ``build.json``'s content.
+
+    ``latency_cutoff``: da4ml adder levels per stage, or a ``Pipeline`` of ``traced.comb``.
+    """
     spec = traced.spec
     if spec.token_table is None or not spec.gcn:
         raise ValueError("the RTL top needs the hybrid model (graph and text towers): use hybrid_quant")
@@ -94,7 +108,7 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff: float, clock_ns: float)
         "TOK_W": tok_w, "TOK_DEPTH": len(spec.token_table), "TOK_INIT": str(out / "token_rom.hex"),
         "CORE_OUT_W": core["out_bits"], "CORE_LATENCY": core["latency"],
         "SCORE_SIGNED": traced.out_fmt.k, "OUT_W": layout.score_bits,
-        "FIFO_ADDR_W": max(4, (core["latency"] + 3).bit_length()),
+        "FIFO_ADDR_W": fifo_addr_w(core["latency"] + 2),   # the adapter's LATENCY (recommender_top.v)
     }
     ports = ("clk, rst, s_axis_tdata, s_axis_tvalid, s_axis_tready, s_axis_tlast, "
              "m_axis_tdata, m_axis_tvalid, m_axis_tready, m_axis_tlast")
@@ -121,9 +135,9 @@ endmodule
                str(KERNELS / "axis_pipe_adapter.v"), str(KERNELS / "embedding_rom.v")] + core["sources"]
     build = {"toplevel": "recommender", "sources": sources, "libdirs": core["libdirs"],
              "params": params, "core": {k: v for k, v in core.items() if k not in ("sources", "libdirs")},
-             # ROM read (1) + core (stages + 1) + output FIFO (1): first beat in -> first beat out
-             "latency_cycles": core["latency"] + 2, "stream": layout.to_dict(),
-             "score_format": vars(traced.out_fmt), "latency_cutoff": latency_cutoff,
+             "latency_cycles": top_cycles(core["stages"]), "stream": layout.to_dict(),
+             "score_format": vars(traced.out_fmt),
+             "latency_cutoff": latency_cutoff if isinstance(latency_cutoff, (int, float)) else None,
              "solver_options": traced.solver_options, "trace_check": traced.check}
     (out / "build.json").write_text(json.dumps(build, indent=2))
     return build
@@ -147,7 +161,7 @@ def build_aggregation(adj: np.ndarray, channels: int, fmt: Fmt, out: Path, laten
     in_w = -(-core["in_bits"] // 8) * 8
     out_w = -(-core["out_bits"] // 8) * 8
     params = {"CORE_IN_W": core["in_bits"], "IN_W": in_w, "CORE_OUT_W": core["out_bits"], "OUT_W": out_w,
-              "CORE_LATENCY": core["latency"], "FIFO_ADDR_W": max(3, (core["latency"] + 3).bit_length())}
+              "CORE_LATENCY": core["latency"], "FIFO_ADDR_W": fifo_addr_w(core["latency"])}
     out_fmts = [vars(Fmt(int(k), int(i), int(f))) for k, i, f in zip(*comb.out_kifs)]
     return {"toplevel": "aggregation_top", "params": params, "core": core, "out_fmts": out_fmts,
             "sources": [str(KERNELS / "aggregation_top.v"), str(KERNELS / "axis_pipe_adapter.v")] + core["sources"],

@@ -1,27 +1,26 @@
-"""The ``rtl`` step: trace the trained quantized model, write its Verilog, estimate resources."""
+"""The ``rtl`` step: trace the trained quantized model, write its Verilog cut for the clock,
+estimate its timing (before place & route) and its resources."""
 from __future__ import annotations
 
-from codesign.boards import load_board
+from codesign.boards import load_board, target_clock_mhz
 from codesign.flow import Design, register_step
+from codesign.rtl.closure import rtl_sources  # noqa: F401  (re-exported: the sources of a build)
 
 
-def rtl_sources(build: dict) -> list[str]:
-    """Every Verilog file of a build, da4ml's static library included (for synthesis)."""
-    from pathlib import Path
-    return build["sources"] + sorted(str(p) for d in build["libdirs"] for p in Path(d).glob("*.v")
-                                     if p.name != "lookup_table.v")
-
-
-@register_step("rtl", sections=("model", "data", "rtl.variant", "rtl.latency_cutoff", "rtl.synth", "board"),
+@register_step("rtl", sections=("model", "data", "rtl.variant", "rtl.latency_cutoff", "rtl.synth", "rtl.clock_mhz",
+                                "rtl.timing", "rtl.net_delay_ns", "rtl.timing_margin", "rtl.timing_runs", "board"),
                after=("train",))
 def rtl_step(design: Design) -> dict:
+    from codesign.latency import latency_figure
     from codesign.rtl.build import build_rtl
+    from codesign.rtl.closure import build_for_clock, estimate_build
     from codesign.rtl.synth import synthesize
     from codesign.rtl.trace import read_model, trace_checked
     from codesign.train.step import load_trained
 
     cfg = design.cfg
     board = load_board(cfg.board)
+    clock_mhz = target_clock_mhz(board, cfg.rtl.clock_mhz)   # checked before anything is written
     model = load_trained(design, cfg.rtl.variant)
     spec = read_model(model)
     from codesign.fixedpoint import FixedPointModel
@@ -29,12 +28,25 @@ def rtl_step(design: Design) -> dict:
     traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
         {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
     out = design.path("rtl")
-    build = build_rtl(traced, out, cfg.rtl.latency_cutoff, board.clock_ns)
-    result = {"variant": cfg.rtl.variant, "board": cfg.board, "clock_mhz": board.clock_mhz,
-              "latency_cycles": build["latency_cycles"], "core": build["core"],
+    r = cfg.rtl
+    if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
+        build = build_rtl(traced, out, r.latency_cutoff, 1000.0 / clock_mhz)
+        timing = (estimate_build(build, board.family, clock_mhz, out / "timing", r.net_delay_ns, r.timing_margin)
+                  if r.timing else None)
+        pipelining = {"mode": f"explicit rtl.latency_cutoff {r.latency_cutoff} (da4ml adder levels)",
+                      "met": bool(timing and timing.get("meets"))}
+    else:
+        build, timing, pipelining = build_for_clock(traced, out, board.family, clock_mhz, r.net_delay_ns,
+                                                    r.timing_margin, r.timing_runs, check=r.timing)
+    latency = latency_figure(build["latency_cycles"], clock_mhz, timing)
+    result = {"variant": cfg.rtl.variant, "board": cfg.board, "target_clock_mhz": clock_mhz,
+              "clock_mhz": latency["clock_mhz"], "latency_cycles": build["latency_cycles"],
+              "latency_ns": latency["latency_ns"], "latency": latency, "core": build["core"],
               "stream": build["stream"], "score_format": build["score_format"],
-              "latency_ns": build["latency_cycles"] * board.clock_ns,
+              "timing": timing if timing is not None else {"skipped": "rtl.timing is off"},
+              "pipelining": pipelining,
               "matmul_order": ["A.(X.W)"] * (len(spec.gcn) - 1) + ["(A[readout].H).W"]}
+    print(timing_summary(result))
     if cfg.rtl.synth:
         res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys")
         res.pop("cells", None)
@@ -44,3 +56,24 @@ def rtl_step(design: Design) -> dict:
         if "share" in res:
             result["fits"] = res["share"]["lut"] <= 0.8 and all(v <= 1 for v in res["share"].values())
     return result
+
+
+def timing_summary(rtl: dict) -> str:
+    """The console lines of an rtl result: timing estimate, critical path, latency figure."""
+    t, lat = rtl.get("timing") or {}, rtl["latency"]
+    lines = []
+    if "worst_ns" in t:
+        p = t["critical_path"]
+        stage = f"core stage {p['stage']}" if p["stage"] is not None else "outside the core's stages"
+        lines += [f"[rtl] timing, {t['label']}; cell delays: {t['cell_model']}",
+                  f"[rtl]   worst path {t['worst_ns']:.2f} ns ({t['worst_ns_cells_only']:.2f} ns cells only): "
+                  f"Fmax ~{t['fmax_mhz']:.0f} MHz (cells only {t['fmax_mhz_cells_only']:.0f}); slack at "
+                  f"{t['clock_mhz']:g} MHz {t['slack_ns']:+.2f} ns; {'meets' if t['meets'] else 'MISSES'} "
+                  f"the clock with {100 * t['margin']:g}% margin",
+                  f"[rtl]   critical path {p['start']} -> {p['end']} ({stage}): {p['lut_levels']} LUT levels, "
+                  f"{p['carry4']} CARRY4 ({p['carry_bits']} carry bits)"]
+    elif t.get("skipped"):
+        lines.append(f"[rtl] timing estimate skipped: {t['skipped']}")
+    lines.append(f"[rtl] latency {lat['latency_cycles']} cycles = {lat['latency_ns']:.1f} ns at "
+                 f"{lat['clock_mhz']:g} MHz ({lat['label']}; {rtl['core']['stages']} core stages)")
+    return "\n".join(lines)

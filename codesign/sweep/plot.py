@@ -38,3 +38,44 @@ def pareto_plot(points: list[dict], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def latency_front(points: list[dict]) -> list[dict]:
+    """Points no other point beats on both LUTs and latency (ns), by increasing LUTs."""
+    def key(p):
+        return p["hardware"]["lut"], p["hardware"]["latency_ns"]
+    return sorted((p for p in points
+                   if not any(key(o)[0] <= key(p)[0] and key(o)[1] <= key(p)[1] and key(o) != key(p) for o in points)),
+                  key=key)
+
+
+def latency_plot(points: list[dict], path: Path) -> Path:
+    """Latency (ns at the met clock) against LUTs, one panel per board, its Pareto front drawn."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    boards = sorted({p.get("board", "-") for p in points})
+    fig, axes = plt.subplots(1, len(boards), figsize=(6.0 * len(boards), 4.2), dpi=120, squeeze=False)
+    for ax, board in zip(axes[0], boards):
+        mine = [p for p in points if p.get("board", "-") == board]
+        for p in mine:
+            h = p["hardware"]
+            ax.scatter(h["lut"], h["latency_ns"], s=30, color="tab:blue" if h.get("meets") else "tab:red")
+            ax.annotate(f"{p['bits']}b/{p['size']} @{h['clock_mhz']:.0f}", (h["lut"], h["latency_ns"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+        front = latency_front(mine)
+        ax.step([p["hardware"]["lut"] for p in front], [p["hardware"]["latency_ns"] for p in front],
+                where="post", color="gray", linestyle="--", linewidth=1, label="Pareto front (LUT, ns)")
+        ax.scatter([], [], color="tab:blue", label="meets its clock (estimate)")
+        ax.scatter([], [], color="tab:red", label="misses it: at the estimated Fmax")
+        ax.set_xlabel("LUTs (" + ", ".join(sorted({p["hardware"]["lut_source"] for p in mine})) + ")")
+        ax.set_ylabel("latency (ns at the met clock, before place & route)")
+        ax.set_title(f"Latency vs resources: {board}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

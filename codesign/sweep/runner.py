@@ -26,9 +26,22 @@ from codesign.flow import write_json
 VARIANT = "hybrid_quant"
 
 
+def hardware_targets(cfg: DesignConfig) -> list[tuple[str, float | None]]:
+    """(board, clock in MHz or None for the board's own) of every build of a point; checked."""
+    from codesign.boards import load_board, target_clock_mhz
+    boards = cfg.sweep.boards or [cfg.board]
+    clocks = cfg.sweep.clocks_mhz or [None]
+    for b in boards:
+        for c in clocks:
+            target_clock_mhz(load_board(b), c)       # a clock the board cannot generate fails here
+    return [(b, c) for b in boards for c in clocks]
+
+
 def grid(cfg: DesignConfig) -> dict[str, dict]:
-    """Point id -> full config tree of every grid point."""
+    """Point id -> full config tree of every grid point (one per board and clock when the
+    sweep asks for several: ``w8_s8_zcu104_250``)."""
     base = cfg.model_dump(exclude={"sweep"})  # a point does not depend on the rest of the grid
+    targets = hardware_targets(cfg)
     points = {}
     for bits in cfg.sweep.bits:
         for size in cfg.sweep.sizes:
@@ -44,8 +57,17 @@ def grid(cfg: DesignConfig) -> dict[str, dict]:
             t["lora"]["enabled"] = False
             tree["rtl"]["synth"] = cfg.sweep.synth
             tree["name"] = f"{cfg.name}-w{bits}-s{size}"
-            points[f"w{bits}_s{size}"] = tree
+            for board, clock in targets:
+                hw = copy.deepcopy(tree)
+                hw["board"], hw["rtl"]["clock_mhz"] = board, clock
+                suffix = "" if len(targets) == 1 else f"_{board}" + ("" if clock is None else f"_{clock:g}")
+                points[f"w{bits}_s{size}{suffix}"] = hw
     return points
+
+
+def training_key(tree: dict) -> str:
+    """What a point's training depends on (not its board or clock): points sharing it train once."""
+    return point_key({k: v for k, v in tree.items() if k in ("data", "model", "train")})
 
 
 def point_key(tree: dict) -> str:
@@ -53,19 +75,28 @@ def point_key(tree: dict) -> str:
 
 
 def hardware(rtl: dict) -> dict:
-    """The sweep's hardware columns out of an ``rtl`` step result."""
+    """The sweep's hardware columns out of an ``rtl`` step result (latency at the met clock)."""
     res = rtl.get("resources") or {}
+    timing = rtl.get("timing") or {}
     synthesized = "lut" in res
     return {"lut": int(res["lut"]) if synthesized else int(round(rtl["core"]["adder_cost"])),
             "lut_source": "yosys synth_xilinx" if synthesized else "da4ml estimate (core, not synthesis)",
             "ff": int(res["ff"]) if synthesized and "ff" in res else None,
             "dsp": int(res["dsp"]) if synthesized and "dsp" in res else None,
             "core_stages": rtl["core"]["stages"], "latency_cycles": rtl["latency_cycles"],
-            "latency_ns": rtl["latency_ns"], "clock_mhz": rtl["clock_mhz"]}
+            "latency_ns": rtl["latency_ns"], "clock_mhz": rtl["clock_mhz"],
+            "target_clock_mhz": rtl.get("target_clock_mhz", rtl["clock_mhz"]),
+            "latency_label": (rtl.get("latency") or {}).get("label"),
+            "fmax_mhz": timing.get("fmax_mhz"), "worst_ns": timing.get("worst_ns"),
+            "meets": timing.get("meets"), "timing_skipped": timing.get("skipped")}
 
 
-def run_point(folder: str, tree: dict) -> dict:
-    """Trains one point in ``folder`` and builds its RTL; writes and returns its ``point.json``."""
+def run_point(folder: str, tree: dict, trained: str | None = None) -> dict:
+    """Trains one point in ``folder`` and builds its RTL; writes and returns its ``point.json``.
+
+    ``trained``: a folder where a point with the same training already ran (another board or
+    clock): its ``data`` and ``train`` results are linked instead of trained again.
+    """
     import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from codesign.flow import Design, run_flow
@@ -73,16 +104,34 @@ def run_point(folder: str, tree: dict) -> dict:
     cfg = parse_config(tree)
     design = Design(Path(folder), cfg)
     start = time.perf_counter()
-    summary = run_flow(design, ["data", "train", "rtl"], log=lambda *_: None)
-    metrics = summary["steps"]["train"]["models"][VARIANT]
+    steps = ["data", "train", "rtl"]
+    if trained:
+        design.folder.mkdir(parents=True, exist_ok=True)
+        for step in ("data", "train"):
+            link = design.path(step)
+            if not link.exists():
+                link.symlink_to(Path(trained).resolve() / step, target_is_directory=True)
+        steps = ["rtl"]
+    summary = run_flow(design, steps, log=lambda *_: None)
+    metrics = json.loads((design.path("train") / "train.json").read_text())["models"][VARIANT]
     q = cfg.model.quant
-    result = {"id": Path(folder).name, "key": point_key(tree),
+    result = {"id": Path(folder).name, "key": point_key(tree), "board": cfg.board,
               "bits": q.weight_bits, "size": cfg.model.embedding_dim,
               "ndcg10": metrics["ndcg10"], "hr10": metrics["hr10"], "ndcg10_full": metrics["ndcg10_full"],
               "params": metrics["params"], "hardware": hardware(summary["steps"]["rtl"]),
               "seconds": round(time.perf_counter() - start, 1)}
     write_json(Path(folder) / "point.json", result)
     return result
+
+
+def run_group(root: str, todo: dict[str, dict]) -> list[dict]:
+    """Points of one training (several boards/clocks): trains in the first, links the rest."""
+    rows, first = [], None
+    for pid, tree in todo.items():
+        folder = str(Path(root) / "points" / pid)
+        rows.append(run_point(folder, tree, trained=first))
+        first = first or folder
+    return rows
 
 
 def finished(folder: Path, key: str) -> dict | None:
@@ -96,13 +145,15 @@ def finished(folder: Path, key: str) -> dict | None:
 
 
 def pareto(points: list[dict]) -> list[str]:
-    """Ids of the points no other point beats on NDCG@10, LUTs and latency at once."""
+    """Ids of the points no other point of the same board beats on NDCG@10, LUTs and latency
+    (ns at the met clock) at once."""
     def dominates(a, b):
         ha, hb = a["hardware"], b["hardware"]
         ge = a["ndcg10"] >= b["ndcg10"] and ha["lut"] <= hb["lut"] and ha["latency_ns"] <= hb["latency_ns"]
         gt = a["ndcg10"] > b["ndcg10"] or ha["lut"] < hb["lut"] or ha["latency_ns"] < hb["latency_ns"]
         return ge and gt
-    return [p["id"] for p in points if not any(dominates(o, p) for o in points if o is not p)]
+    return [p["id"] for p in points
+            if not any(dominates(o, p) for o in points if o is not p and o.get("board") == p.get("board"))]
 
 
 def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, workers: int | None = None,
@@ -125,40 +176,53 @@ def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, worker
     errors = {}
     if todo:
         factory = executor_factory or default_executor
+        groups: dict[str, dict[str, dict]] = {}     # one job per training, its boards/clocks in turn
+        for pid, tree in todo.items():
+            groups.setdefault(training_key(tree), {})[pid] = tree
         with factory(scheduler, workers or cfg.sweep.workers) as pool:
-            futures = {pool.submit(run_point, str(root / "points" / pid), tree): pid
-                       for pid, tree in todo.items()}
+            futures = {pool.submit(run_group, str(root), group): list(group) for group in groups.values()}
             for fut in cf.as_completed(futures):
-                pid = futures[fut]
+                pids = futures[fut]
                 try:
-                    done[pid] = fut.result()
-                    r = done[pid]
-                    log(f"[sweep] {pid}: NDCG@10 {r['ndcg10']:.4f}, LUT {r['hardware']['lut']}, "
-                        f"{r['hardware']['latency_ns']} ns ({r['seconds']} s)")
+                    for r in fut.result():
+                        done[r["id"]] = r
+                        h = r["hardware"]
+                        fmax = "-" if h.get("fmax_mhz") is None else f"{h['fmax_mhz']:.0f}"
+                        log(f"[sweep] {r['id']}: NDCG@10 {r['ndcg10']:.4f}, LUT {h['lut']}, "
+                            f"{h['latency_ns']} ns at {h['clock_mhz']:g} MHz (Fmax est. {fmax}) ({r['seconds']} s)")
                 except Exception as err:  # a failed point is reported and re-run next time
-                    errors[pid] = f"{type(err).__name__}: {err}"
-                    log(f"[sweep] {pid} failed: {errors[pid]}")
+                    for pid in pids:
+                        errors[pid] = f"{type(err).__name__}: {err}"
+                    log(f"[sweep] {', '.join(pids)} failed: {type(err).__name__}: {err}")
     rows = [done[p] for p in points if p in done]
     front = pareto(rows)
     for r in rows:
         r["pareto"] = r["id"] in front
-    result = {"label": "NDCG@10 after the sweep's short training; latency of the rtl step's AXI-Stream top; "
-                       "LUT from yosys when sweep.synth, else da4ml's estimate of the core",
+    result = {"label": "NDCG@10 after the sweep's short training; latency of the rtl step's AXI-Stream top "
+                       "in ns at the clock its timing estimate meets (estimated before place & route); "
+                       "LUT from yosys when sweep.synth, else da4ml's estimate of the core; "
+                       "Pareto front per board",
               "grid": cfg.sweep.model_dump(), "points": rows, "pareto": front, "errors": errors}
     write_json(root / "sweep.json", result)
     if rows:
-        from codesign.sweep.plot import pareto_plot
+        from codesign.sweep.plot import latency_plot, pareto_plot
         pareto_plot(rows, root / "pareto.png")
+        latency_plot(rows, root / "latency.png")
     return result
 
 
 def format_table(result: dict) -> str:
-    cols = f"{'point':<10}{'bits':>5}{'size':>5}{'NDCG@10':>9}{'LUT':>8}{'FF':>7}{'DSP':>5}{'cycles':>7}{'ns':>7}  pareto"
+    width = max([10] + [len(r["id"]) + 1 for r in result["points"]])
+    cols = (f"{'point':<{width}}{'bits':>5}{'size':>5}{'NDCG@10':>9}{'LUT':>8}{'FF':>7}{'DSP':>5}{'cycles':>7}"
+            f"{'MHz':>7}{'Fmax':>6}{'ns':>7}  pareto")
     lines = [cols]
     for r in sorted(result["points"], key=lambda r: r["hardware"]["lut"]):
         h = r["hardware"]
-        ff, dsp = ("-" if h[k] is None else h[k] for k in ("ff", "dsp"))
-        lines.append(f"{r['id']:<10}{r['bits']:>5}{r['size']:>5}{r['ndcg10']:>9.4f}{h['lut']:>8}{ff:>7}{dsp:>5}"
-                     f"{h['latency_cycles']:>7}{h['latency_ns']:>7.1f}  {'*' if r['pareto'] else ''}")
+        ff, dsp = ("-" if h.get(k) is None else h[k] for k in ("ff", "dsp"))
+        fmax = "-" if h.get("fmax_mhz") is None else f"{h['fmax_mhz']:.0f}"
+        lines.append(f"{r['id']:<{width}}{r['bits']:>5}{r['size']:>5}{r['ndcg10']:>9.4f}{h['lut']:>8}{ff:>7}{dsp:>5}"
+                     f"{h['latency_cycles']:>7}{h.get('clock_mhz', 0):>7.1f}{fmax:>6}{h['latency_ns']:>7.1f}"
+                     f"  {'*' if r['pareto'] else ''}")
     sources = sorted({r["hardware"]["lut_source"] for r in result["points"]})
-    return "\n".join(lines + [f"LUT: {', '.join(sources)}"])
+    return "\n".join(lines + [f"LUT: {', '.join(sources)}; ns: cycles at the met clock (MHz), "
+                              f"estimated before place & route"])

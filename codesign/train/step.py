@@ -11,7 +11,6 @@ from codesign.data.step import load_data
 from codesign.flow import Design, register_step, write_json
 from codesign.metrics import paired_difference
 from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
-from codesign.models.layers import custom_objects
 from codesign.train.baselines import run_baselines
 from codesign.train.evaluate import evaluate, popularity_scorer
 from codesign.train.loop import fit, seed_everything
@@ -111,4 +110,5 @@ def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Mode
     if not design.is_current("train") or not path.is_file():
         raise RuntimeError(f"no current trained model {path}: run "
                            f"'codesign flow --out {design.folder} --steps data,train' first")
-    return tf.keras.models.load_model(path, custom_objects=custom_objects())
+    from codesign.models.modelfile import load_model_file, package_classes
+    return load_model_file(path, package_classes())

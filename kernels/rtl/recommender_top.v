@@ -4,11 +4,16 @@
 // id 0 first in the low bits. Score beat: the core's exact score accumulator, sign-extended
 // to OUT_W bits (a two's-complement integer on the score's 2^-f grid; f in rtl/build.json).
 //
-// Datapath, LATENCY = CORE_LATENCY + 1 cycles: the ids address the embedding ROMs
-// (registered read; token id 0 reads the zero row, which masks padding) and, in the same
-// cycle, the pool's reciprocal 1/count of the non-padding tokens is looked up in RECIP_TABLE
-// (entry c in bits [c*RECIP_W +: RECIP_W]) and registered; the da4ml core `recommender_core` (fully
-// pipelined, input and output registered) computes the score.
+// Datapath, LATENCY = CORE_LATENCY + 2 cycles (+ 1 for the adapter's output FIFO: the top's
+// latency, codesign/latency.py top_cycles), two front cycles so no path runs from the stream
+// port through more than one LUT level group (the timing estimate found the token count ->
+// reciprocal lookup, 5 LUT levels from the port, limiting Fmax at 200 MHz):
+//   cycle 1: the ids address the embedding ROMs (registered read; token id 0 reads the zero
+//            row, which masks padding) and the non-padding flags of the L token ids are registered;
+//   cycle 2: the ROM rows are registered again (a block RAM output register) and the pool's
+//            reciprocal 1/count of the flagged tokens is looked up in RECIP_TABLE (entry c in
+//            bits [c*RECIP_W +: RECIP_W]) and registered;
+// then the da4ml core `recommender_core` (fully pipelined, input and output registered).
 `timescale 1ns / 1ps
 module recommender_top #(
     parameter N = 6,
@@ -45,13 +50,16 @@ module recommender_top #(
     wire [IN_W-1:0]       req;
     wire [N*NODE_W-1:0]   node_rows;
     wire [L*TOK_W-1:0]    tok_rows;
+    reg  [N*NODE_W-1:0]   node_rows_q;
+    reg  [L*TOK_W-1:0]    tok_rows_q;
+    reg  [L-1:0]          nonzero;
     reg  [RECIP_W-1:0]    recip;
     reg  [COUNT_W-1:0]    count;
     integer               t;
     wire [CORE_OUT_W-1:0] core_out;
     wire [OUT_W-1:0]      score = {{(OUT_W - CORE_OUT_W){SCORE_SIGNED ? core_out[CORE_OUT_W-1] : 1'b0}}, core_out};
 
-    axis_pipe_adapter #(.IN_W(IN_W), .OUT_W(OUT_W), .LATENCY(CORE_LATENCY + 1), .FIFO_ADDR_W(FIFO_ADDR_W)) adapter (
+    axis_pipe_adapter #(.IN_W(IN_W), .OUT_W(OUT_W), .LATENCY(CORE_LATENCY + 2), .FIFO_ADDR_W(FIFO_ADDR_W)) adapter (
         .clk(clk), .rst(rst),
         .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready), .s_axis_tlast(s_axis_tlast),
         .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast),
@@ -89,13 +97,19 @@ module recommender_top #(
     always @(*) begin
         count = 0;
         for (t = 0; t < L; t = t + 1)
-            count = count + (|req[(N+t)*ID_W +: ID_W]);
+            count = count + nonzero[t];
     end
 
-    always @(posedge clk) recip <= RECIP_TABLE[count*RECIP_W +: RECIP_W];
+    always @(posedge clk) begin
+        for (t = 0; t < L; t = t + 1)
+            nonzero[t] <= |req[(N+t)*ID_W +: ID_W];
+        recip       <= RECIP_TABLE[count*RECIP_W +: RECIP_W];
+        node_rows_q <= node_rows;
+        tok_rows_q  <= tok_rows;
+    end
 
     recommender_core core (
         .clk(clk),
-        .model_inp({recip, tok_rows, node_rows}),
+        .model_inp({recip, tok_rows_q, node_rows_q}),
         .model_out(core_out));
 endmodule

@@ -1,0 +1,85 @@
+"""Pipelining driven by the clock: the fewest stages whose timing estimate meets the clock.
+
+The delay model (``codesign.rtl.pipeline``) predicts a cutoff in ns from the clock budget
+(period x (1 - margin), less the stage register's clock-to-Q); the build is then checked by
+the yosys timing estimate of the whole top. A miss shrinks the cutoff by the ratio of budget
+to measured path; a pass with slack tries the larger cutoff the slack allows, when the model
+says it saves a stage. At most ``runs`` yosys runs (each takes minutes on large designs).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from codesign.rtl.build import build_rtl
+from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, stage_count
+from codesign.rtl.timing import estimate
+
+
+def rtl_sources(build: dict) -> list[str]:
+    """Every Verilog file of a build, da4ml's static library included (for synthesis)."""
+    return build["sources"] + sorted(str(p) for d in build["libdirs"] for p in Path(d).glob("*.v")
+                                     if p.name != "lookup_table.v")
+
+
+def estimate_build(build: dict, family: str, clock_mhz: float, workdir: Path, net_ns: float, margin: float) -> dict:
+    """The timing estimate of a written build (its whole top)."""
+    return estimate(rtl_sources(build), build["toplevel"], family, clock_mhz, workdir, net_ns=net_ns, margin=margin)
+
+
+def _scaled(cutoff: float, budget: float, worst: float, q: float) -> float:
+    """The cutoff that would bring a measured ``worst`` path to ``budget`` (logic scales, clk->Q not)."""
+    return cutoff * (budget - q) / max(worst - q, 1e-3)
+
+
+def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: float = 0.5,
+                    margin: float = 0.125, runs: int = 3, check: bool = True,
+                    log: Callable[[str], None] = print) -> tuple[dict, dict | None, dict]:
+    """Writes the RTL of ``traced`` cut for ``clock_mhz``; returns (build, timing, search record).
+
+    ``check=False``: the model's cut alone, no yosys run (timing None).
+    """
+    model = DelayModel(net_ns=net_ns)
+    comb = traced.comb
+    period = 1000.0 / clock_mhz
+    budget = period * (1 - margin)
+    shortest = max_op_delay(comb, model)
+    q = model.clk_to_q_ns
+    cutoff = max(shortest, budget - q)
+    tried: list[dict] = []
+    best = None            # (cutoff, stages, timing)
+    build = timing = None
+    for _ in range(runs if check else 1):
+        stages = stage_count(comb, cutoff, model)
+        build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+        timing = estimate_build(build, family, clock_mhz, out / "timing", net_ns, margin) if check else None
+        if timing is None or "skipped" in timing:
+            break
+        tried.append({"cutoff_ns": round(cutoff, 4), "stages": build["core"]["stages"], "worst_ns": timing["worst_ns"],
+                      "meets": timing["meets"], "critical_stage": timing["critical_path"]["stage"]})
+        log(f"[rtl] cut every {cutoff:.2f} ns (model): {build['core']['stages']} stages, "
+            f"worst path {timing['worst_ns']:.2f} ns, {'meets' if timing['meets'] else 'misses'} {budget:.2f} ns")
+        if timing["meets"]:
+            if best is None or stages < best[1]:
+                best = (cutoff, stages, timing)
+            wider = _scaled(cutoff, budget, timing["worst_ns"], q)
+            if stage_count(comb, wider, model) >= stages:
+                break                          # the slack would not save a stage
+            cutoff = wider
+        else:
+            if timing["critical_path"]["stage"] is None:
+                break                          # the path is outside the core's stages: no cut helps
+            narrower = max(shortest, 0.97 * _scaled(cutoff, budget, timing["worst_ns"], q))
+            if best is not None and stage_count(comb, narrower, model) >= best[1]:
+                break                          # back to the best one that met
+            if narrower >= cutoff:
+                break                          # cannot cut finer than one operation
+            cutoff = narrower
+    if best is not None and tried and not tried[-1]["meets"]:
+        cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
+        build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+    record = {"mode": "cut by delay, checked by the timing estimate" if check else "cut by the delay model only",
+              "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
+              "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets"))}
+    return build, timing, record
