@@ -5,8 +5,9 @@ generated ``.hwh`` and ``BITSTREAM.md`` saying how to build the ``.bit``), ``str
 (the request/score layout, ``StreamLayout.to_dict()``), the driver package (``codesign/host/``
 + ``codesign/stream.py`` + a minimal ``codesign/__init__.py``: imports with numpy and pynq
 alone), ``vectors.npz`` (``nodes``, ``tokens``, ``expected`` of the ``vectors`` step), the
-ONNX model of the ``bench`` step when it exported one, ``03_on_board_latency.ipynb`` and
-``manifest.json``. Written into a temporary folder and swapped in with one rename.
+ONNX and TFLite models of the ``bench`` step when it exported them (the notebook times them on
+the board's ARM cores), ``03_on_board_latency.ipynb`` and ``manifest.json``. Written into a
+temporary folder and swapped in with one rename.
 """
 from __future__ import annotations
 
@@ -119,6 +120,7 @@ def deploy(folder: Path) -> dict:
     if not NOTEBOOK.is_file():
         raise FileNotFoundError(f"the notebook {NOTEBOOK} is missing from this installation")
     onnx = sorted((folder / "bench").glob("*.onnx"))
+    tflite = sorted((folder / "bench").glob("*.tflite"))
 
     final, tmp = folder / "deploy", folder / "deploy.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -133,14 +135,15 @@ def deploy(folder: Path) -> dict:
         shutil.copy2(bit, tmp / f"{stem}.bit")
     else:
         (tmp / "BITSTREAM.md").write_text(bitstream_note(folder, result, hwh))
-    for model in onnx:
+    for model in onnx + tflite:
         shutil.copy2(model, tmp / model.name)
     files += ["stream.json", "vectors.npz", NOTEBOOK.name, f"{stem}.hwh"]
     files += [f"{stem}.bit"] if bit is not None else ["BITSTREAM.md"]
-    files += [m.name for m in onnx]
+    files += [m.name for m in onnx + tflite]
     manifest = {"design": design.cfg.name, "board": result.get("board"), "bitfile": f"{stem}.bit",
                 "bit_built": bit is not None, "hwh": f"{stem}.hwh", "vectors": int(len(vectors["expected"])),
-                "onnx": [m.name for m in onnx], "stream": layout.to_dict(), "files": sorted(files + ["manifest.json"])}
+                "onnx": [m.name for m in onnx],
+                "tflite": [m.name for m in tflite], "stream": layout.to_dict(), "files": sorted(files + ["manifest.json"])}
     if bit is None:
         manifest["skipped"] = "no .bit: Vivado did not run (see BITSTREAM.md for the command)"
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -30,3 +30,17 @@ def tiny_design(tmp_path_factory) -> Design:
     design = Design(tmp_path_factory.mktemp("tiny"), parse_config(TINY))
     run_flow(design, ["data", "train"], log=lambda *_: None)
     return design
+
+
+@pytest.fixture(scope="session")
+def deployable_design(tiny_design, tmp_path_factory) -> Design:
+    """A copy of the tiny design with the vectors, rtl (no yosys estimates) and bitstream steps:
+    what the simulated device's RTL backend and ``codesign deploy`` read."""
+    import shutil
+    folder = tmp_path_factory.mktemp("deployable") / "tiny"
+    shutil.copytree(tiny_design.folder, folder)
+    cfg = tiny_design.cfg.model_copy(deep=True)
+    cfg.rtl.synth, cfg.rtl.timing, cfg.rtl.latency_cutoff = False, False, 5.0   # no yosys runs
+    design = Design(folder, cfg)
+    run_flow(design, ["vectors", "rtl", "bitstream"], log=lambda *_: None)
+    return design

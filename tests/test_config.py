@@ -51,3 +51,14 @@ def test_section_hash_tracks_only_its_section():
     a, b = parse_config({}), parse_config({"train": {"epochs": 3}})
     assert a.section_hash("data") == b.section_hash("data")
     assert a.section_hash("train") != b.section_hash("train")
+
+
+def test_cache_keys_survive_design_yaml():
+    """A folder's design.yaml read back gives the same section hashes (a float default written as
+    5 reads back as 5.0): commands that read design.yaml see the steps as current."""
+    import yaml
+    from codesign.config import load_config, parse_config
+    cfg = load_config(None)
+    back = parse_config(yaml.safe_load(yaml.safe_dump(cfg.model_dump(), sort_keys=False)))
+    for section in cfg.model_dump():
+        assert cfg.section_hash(section) == back.section_hash(section), section

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.simdevice.backends import BackendUnavailable, request_rows
-from codesign.stream import StreamLayout
+from codesign.simdevice.backends import BackendUnavailable, design_layout, request_rows
 
 BENCH = "dma_transfer"
 
@@ -40,7 +39,7 @@ class RtlBackend:
             raise BackendUnavailable(f"the rtl backend cannot simulate with {simulator}: {reason}")
         self.build = json.loads(path.read_text())
         self.build_json = path.resolve()
-        self.layout = StreamLayout.from_dict(self.build["stream"])
+        self.layout = design_layout(folder)
         self.simulator = simulator
         if work_dir is None:
             work_dir = Path(tempfile.mkdtemp(prefix="codesign-rtl-"))

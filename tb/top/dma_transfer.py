@@ -3,7 +3,7 @@
 The request beats go into the top's input stream exactly as the AXI DMA (MM2S) reads them
 from memory, as one frame (tlast on the last beat); the score beats that come out are
 saved exactly as the DMA (S2MM) would write them, with the length of each output frame.
-Used by the simulated PYNQ device's ``rtl`` backend (``codesign/simdevice/rtl_backend.py``);
+Used by the simulated PYNQ device's ``rtl`` backend (``codesign/simdevice/rtl.py``);
 the Verilator build is made once and this bench runs once per transfer.
 
 Environment: ``CODESIGN_BUILD`` build.json of the ``rtl`` step (or any top plus
