@@ -120,3 +120,17 @@ def unpack_scores(layout: StreamLayout, beats: np.ndarray) -> np.ndarray:
     """Float scores from score beats (bytes as received from the stream/DMA)."""
     ints = np.ascontiguousarray(beats, dtype=np.uint8).reshape(-1).view("<i4")
     return ints.astype(np.float64) * 2.0 ** -layout.score_frac_bits
+
+
+def axis_ports(layout: StreamLayout, clock: str = "clk", reset: str = "rst") -> str:
+    """Verilog port declarations of a top with this layout: request stream in, score stream out."""
+    return f"""    input  wire {clock},
+    input  wire {reset},
+    input  wire [{layout.request_bits - 1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    input  wire s_axis_tlast,
+    output wire [{layout.score_bits - 1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready,
+    output wire m_axis_tlast"""

@@ -13,6 +13,7 @@ import pytest
 
 from codesign.bitstream.blockdesign import (ACCEL_INSTANCE, ACCEL_VLNV, DMA_INSTANCE, describe, split_part)
 from codesign.bitstream.hwh import compare_hwh, hwh_part, hwh_summary, write_hwh
+from codesign.stream import axis_ports
 from codesign.bitstream.reports import parse_timing_summary, parse_utilization, timing_at_clock
 from codesign.bitstream.vitis import KERNEL, parse_link_config, write_vitis_project
 from codesign.bitstream.vivado import check_top, copy_sources, top_ports, write_project
@@ -33,16 +34,7 @@ def fake_rtl(folder: Path, layout: StreamLayout) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "recommender.v").write_text(f"""`timescale 1ns / 1ps
 module recommender (
-    input  wire clk,
-    input  wire rst,
-    input  wire [{layout.request_bits - 1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    input  wire s_axis_tlast,
-    output wire [{layout.score_bits - 1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready,
-    output wire m_axis_tlast
+{axis_ports(layout)}
 );
     recommender_top #(
         .NODE_INIT("{folder}/node_rom.hex"),

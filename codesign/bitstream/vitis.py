@@ -20,7 +20,7 @@ from pathlib import Path
 
 from codesign.bitstream.blockdesign import ACCEL_MODULE
 from codesign.boards import Board
-from codesign.stream import StreamLayout
+from codesign.stream import StreamLayout, axis_ports
 
 KERNEL = "recommender_krnl"
 KERNEL_INSTANCE = "recommender_1"
@@ -33,16 +33,7 @@ def kernel_wrapper(layout: StreamLayout) -> str:
 // ap_ctrl_none). ap_rst_n is active low; the top's rst is active high.
 `timescale 1ns / 1ps
 module {KERNEL} (
-    input  wire ap_clk,
-    input  wire ap_rst_n,
-    input  wire [{layout.request_bits - 1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    input  wire s_axis_tlast,
-    output wire [{layout.score_bits - 1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready,
-    output wire m_axis_tlast
+{axis_ports(layout, "ap_clk", "ap_rst_n")}
 );
     reg rst = 1'b1;
     always @(posedge ap_clk) rst <= ~ap_rst_n;
