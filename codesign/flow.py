@@ -43,6 +43,10 @@ SHARED_CODE = ("codesign/fixedpoint.py", "codesign/models", "codesign/stream.py"
 BUILTIN_CODE = {"hls": ("kernels/hls",), "rtl": ("kernels/rtl",), "sim": ("kernels/rtl", "tb")}
 
 
+# keys the flow adds to every step result (a step's own result may not use them)
+FLOW_KEYS = frozenset({"seconds", "cache_key", "key_parts", "inputs", "outputs"})
+
+
 class FlowError(RuntimeError):
     """A flow that cannot go on as asked; the message says what to run instead."""
 
@@ -409,6 +413,10 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
             result = STEPS[name].run(design)
             if not isinstance(result, dict):
                 raise TypeError(f"step '{name}' returned {type(result).__name__}, not a dict")
+            clash = sorted(set(result) & FLOW_KEYS)
+            if clash:
+                raise TypeError(f"step '{name}' returned the key(s) {clash}, which the flow keeps for its own "
+                                f"bookkeeping: rename them in the step's result")
             result = {**result, "seconds": round(time.perf_counter() - start, 2), "cache_key": key,
                       "key_parts": {"config": design.cfg.section_hash(*STEPS[name].sections),
                                     "code": code_version(name)},

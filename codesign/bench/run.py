@@ -295,7 +295,7 @@ def run_bench(design: Design, log=print) -> dict:
     table = flat_table(runs)
     result = {
         "machine": host,
-        "inputs": {"source": "real requests of the test split (data step): nodes and tokens as int32",
+        "requests": {"source": "real requests of the test split (data step): nodes and tokens as int32",
                    "pool": len(next(iter(pool.values()))), "verify_samples": cfg.verify_samples,
                    "tflite_representative": f"{REPRESENTATIVE} training requests"},
         "batch_sizes": list(cfg.batch_sizes), "repeats": cfg.repeats, "warmup": cfg.warmup,

@@ -95,6 +95,15 @@ def test_failing_step_restores_the_old_folder(fake, tmp_path, monkeypatch):
     assert snapshot(design.folder / "fake") == before and design.is_current("fake")
 
 
+def test_a_result_using_the_flows_own_keys_is_refused(fake, tmp_path, monkeypatch):
+    """A step result with a key the flow writes itself (here 'inputs') would be overwritten."""
+    design = Design(tmp_path / "D", parse_config({"name": "fake"}))
+    monkeypatch.setattr(flow.STEPS["fake"], "run", lambda d: {"inputs": {"requests": 10}})
+    with pytest.raises(TypeError, match=r"\['inputs'\].*rename them"):
+        run_step(design, "fake", log=lambda *_: None)
+    assert not design.is_current("fake")
+
+
 def test_cache_key_covers_config_code_and_inputs(fake, tmp_path, monkeypatch):
     design = Design(tmp_path / "D", parse_config({"name": "fake"}))
     run_flow(design, ["fake"], log=lambda *_: None)
