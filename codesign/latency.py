@@ -68,4 +68,6 @@ def design_latency(steps: dict) -> dict | None:
     bitstream = steps.get("bitstream") or {}
     vivado = bitstream.get("vivado") if isinstance(bitstream.get("vivado"), dict) else None
     target = rtl.get("target_clock_mhz", rtl.get("clock_mhz"))
+    if not target:     # an rtl result from an older codesign
+        return None
     return latency_figure(rtl["latency_cycles"], target, rtl.get("timing"), vivado)

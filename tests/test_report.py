@@ -67,3 +67,14 @@ def test_report_includes_the_sweep_when_it_ran(tmp_path):
 def test_report_command_without_summary_names_the_fix(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert f"run 'codesign flow --out {tmp_path}' first" in capsys.readouterr().err
+
+
+def test_report_of_results_from_an_older_codesign(tmp_path):
+    """Stale entries kept in summary.json may lack fields the template reads: rendered, not fatal."""
+    steps = {"bench": {"runs": {"cpu": {}, "gpu": {"skipped": "no GPU"}}, "machine": {"cpu": "x"},
+                       "stale": "its code changed"},
+             "rtl": {"latency_cycles": 11, "stale": "its code changed"},
+             "host": {"backends": {"reference": {"samples": 10}}}}
+    page = render(tmp_path, {"design": "old", "config": {}, "steps": steps})
+    assert "Not current" in page and "bench: its code changed" in page and "rtl: its code changed" in page
+    assert "CPU/GPU baselines" not in page        # a stale result's section is not shown

@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from codesign.latency import design_latency
 
@@ -60,15 +60,23 @@ def _check_row(step: str, what: str, r: dict) -> dict:
 def _fmt(value, digits: int = 4):
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return "-" if value is None else value
+    return "-" if value is None or isinstance(value, ChainableUndefined) else value
 
 
 def render(folder: Path, summary: dict) -> str:
-    """The report page of the design folder ``folder`` as HTML text."""
-    steps = summary.get("steps", {})
+    """The report page of the design folder ``folder`` as HTML text.
+
+    Results of steps that are no longer current (``"stale"`` in summary.json) appear in the
+    verdict table as stale and are listed, but the sections show current results only.
+    """
+    every = summary.get("steps", {})
+    steps = {k: v for k, v in every.items() if isinstance(v, dict) and "stale" not in v}
+    stale = {k: v["stale"] for k, v in every.items() if isinstance(v, dict) and "stale" in v}
     sweep_path = folder / "sweep" / "sweep.json"
     sweep = json.loads(sweep_path.read_text()) if sweep_path.is_file() else None
-    env = Environment(loader=PackageLoader("codesign.report", "."), autoescape=select_autoescape(["html", "j2"]))
+    # a field missing from a result (an older codesign's, a stale step's) renders empty, never fails
+    env = Environment(loader=PackageLoader("codesign.report", "."), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=ChainableUndefined)
     env.filters["fmt"] = _fmt
     template = env.get_template("report.html.j2")
     from codesign.report.comparison import comparison, latency_plot, resource_plot, resources
@@ -77,7 +85,7 @@ def render(folder: Path, summary: dict) -> str:
         comparison=compared, comparison_plot=latency_plot(compared), resources=used,
         resource_plot=resource_plot(used),
         design=summary.get("design", folder.name), config=summary.get("config", {}), steps=steps,
-        checks=_checks(steps), sweep=sweep, latency=summary.get("latency") or design_latency(steps),
+        checks=_checks(every), stale=stale, sweep=sweep, latency=summary.get("latency") or design_latency(steps),
         curves=_image(folder / "train" / "curves.png"), pareto=_image(folder / "sweep" / "pareto.png"),
         latency_plot=_image(folder / "sweep" / "latency.png"),
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
