@@ -92,10 +92,11 @@ def cmd_hls(args) -> int:
 def format_models(models: dict) -> str:
     """The train metrics as a plain-text table."""
     cols = ["ndcg10", "hr10", "ndcg10_full", "params", "train_seconds"]
-    lines = [f"{'variant':<14}" + "".join(f"{c:>15}" for c in cols)]
+    width = max([14, *(len(name) + 2 for name in models)])
+    lines = [f"{'variant':<{width}}" + "".join(f"{c:>15}" for c in cols)]
     for name, m in models.items():
         cells = "".join(f"{m[c]:>15.4f}" if isinstance(m.get(c), float) else f"{m.get(c, '-'):>15}" for c in cols)
-        lines.append(f"{name:<14}{cells}")
+        lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
 
 
@@ -113,8 +114,8 @@ def cmd_eval(args) -> int:
     if not isinstance(steps.get("train"), dict) or not isinstance(steps["train"].get("models"), dict):
         print(f"error: {path} has no train results: run 'codesign flow --out {args.out} --steps data,train'", file=sys.stderr)
         return 2
-    print(format_models(steps["train"]["models"]))
-    print(format_models({f"{k} (baseline)": v for k, v in steps["train"].get("baselines", {}).items()}))
+    baselines = {f"{k} (baseline)": v for k, v in steps["train"].get("baselines", {}).items()}
+    print(format_models({**steps["train"]["models"], **baselines}))
     print(format_paired(steps["train"].get("paired_ndcg10", {})))
     return 0
 
