@@ -120,11 +120,24 @@ def build_bench(sim: str, sources: list[str], toplevel: str, build_dir: Path, mo
         if sim == "verilator":
             build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-initial", "0"]
         build_dir = Path(build_dir).resolve() / sim
+        build_dir.mkdir(parents=True, exist_ok=True)
+        log = build_dir / "build.log"
         runner = get_runner(sim)
-        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
-                     parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
-                     waves=waves, always=True)
+        try:
+            runner.build(sources=list(sources), hdl_toplevel=toplevel, build_args=build_args,
+                         parameters=parameters or {}, build_dir=build_dir, timescale=("1ns", "1ps"),
+                         waves=waves, always=True, log_file=log)
+        except (RuntimeError, SystemExit, subprocess.CalledProcessError) as err:
+            raise RuntimeError(f"{sim} could not build {toplevel} ({err}):\n{log_tail(log)}\nfull log: {log}") from None
     return Bench(sim, runner, build_dir, toplevel, Path(module_dir).resolve())
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a tool's log (what a failure shows on the console)."""
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
 
 
 def run_bench(bench: Bench, test_module: str, extra_env: dict | None = None, test_dir: Path | None = None,
@@ -136,13 +149,23 @@ def run_bench(bench: Bench, test_module: str, extra_env: dict | None = None, tes
     from cocotb_tools.check_results import get_results
     with _bench_environment(bench.sim, bench.module_dir) as env:
         results = bench.build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
-        bench.runner.test(test_module=test_module, hdl_toplevel=bench.toplevel, testcase=testcase,
-                          build_dir=bench.build_dir, test_dir=test_dir or bench.build_dir, results_xml=str(results),
-                          extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
-                                     for k, v in {**env, **(extra_env or {})}.items()}, waves=waves)
+        log = results.with_suffix(".log")     # the simulator's and cocotb's output, off the console
+        results.unlink(missing_ok=True)
+        try:
+            bench.runner.test(test_module=test_module, hdl_toplevel=bench.toplevel, testcase=testcase,
+                              build_dir=bench.build_dir, test_dir=test_dir or bench.build_dir,
+                              results_xml=str(results), waves=waves, log_file=log,
+                              extra_env={k: str(Path(v).resolve()) if isinstance(v, Path) else str(v)
+                                         for k, v in {**env, **(extra_env or {})}.items()})
+        except (RuntimeError, SystemExit, subprocess.CalledProcessError) as err:
+            raise RuntimeError(f"{bench.sim} stopped running {test_module} ({err}):\n{log_tail(log)}\n"
+                               f"full log: {log}") from None
+    if not results.is_file():
+        raise RuntimeError(f"{bench.sim} wrote no cocotb results for {test_module}:\n{log_tail(log)}\nfull log: {log}")
     _, failed = get_results(results)
     if failed:
-        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {bench.sim}; see {results}")
+        raise RuntimeError(f"{failed} cocotb test(s) of {test_module} failed under {bench.sim}:\n{log_tail(log)}\n"
+                           f"full log: {log}; results: {results}")
     return results
 
 
