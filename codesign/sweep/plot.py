@@ -33,20 +33,21 @@ def pareto_plot(points: list[dict], path: Path) -> Path:
     ax.set_title("Accuracy vs resources")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def non_dominated(points: list[dict], cost) -> list[dict]:
+    """The points no other point beats: at least as good in every entry of ``cost(p)`` (a tuple,
+    lower is better) and not equal to it."""
+    return [p for p in points
+            if not any(all(a <= b for a, b in zip(cost(o), cost(p))) and cost(o) != cost(p) for o in points)]
 
 
 def latency_front(points: list[dict]) -> list[dict]:
     """Points no other point beats on both LUTs and latency (ns), by increasing LUTs."""
-    def key(p):
+    def cost(p):
         return p["hardware"]["lut"], p["hardware"]["latency_ns"]
-    return sorted((p for p in points
-                   if not any(key(o)[0] <= key(p)[0] and key(o)[1] <= key(p)[1] and key(o) != key(p) for o in points)),
-                  key=key)
+    return sorted(non_dominated(points, cost), key=cost)
 
 
 def latency_plot(points: list[dict], path: Path) -> Path:
@@ -74,6 +75,12 @@ def latency_plot(points: list[dict], path: Path) -> Path:
         ax.set_title(f"Latency vs resources: {board}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Writes a finished figure to ``path`` and frees it."""
+    import matplotlib.pyplot as plt
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -147,13 +147,13 @@ def finished(folder: Path, key: str) -> dict | None:
 def pareto(points: list[dict]) -> list[str]:
     """Ids of the points no other point of the same board beats on NDCG@10, LUTs and latency
     (ns at the met clock) at once."""
-    def dominates(a, b):
-        ha, hb = a["hardware"], b["hardware"]
-        ge = a["ndcg10"] >= b["ndcg10"] and ha["lut"] <= hb["lut"] and ha["latency_ns"] <= hb["latency_ns"]
-        gt = a["ndcg10"] > b["ndcg10"] or ha["lut"] < hb["lut"] or ha["latency_ns"] < hb["latency_ns"]
-        return ge and gt
-    return [p["id"] for p in points
-            if not any(dominates(o, p) for o in points if o is not p and o.get("board") == p.get("board"))]
+    from codesign.sweep.plot import non_dominated
+
+    def cost(p):
+        return -p["ndcg10"], p["hardware"]["lut"], p["hardware"]["latency_ns"]
+    front = {id(p) for board in {p.get("board") for p in points}
+             for p in non_dominated([q for q in points if q.get("board") == board], cost)}
+    return [p["id"] for p in points if id(p) in front]
 
 
 def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, workers: int | None = None,
