@@ -15,7 +15,7 @@ import numpy as np
 
 from codesign.fixedpoint import (ConcatOp, DenseOp, EmbeddingOp, FixedFormat, FixedPointModel, GCNOp, InputOp,
                                  MeanPoolOp, MultiplyOp, QuantOp, ReadoutOp, UnsupportedModelError)
-from codesign.hls.extension import QUANT_CLASS, SLICE_CLASS, register
+from codesign.hls.extension import NODE_DENSE_CLASS, QUANT_CLASS, SLICE_CLASS, register
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
@@ -146,10 +146,18 @@ def _architecture(model, pack: bool = False) -> dict:
     for layer in arch["config"]["layers"]:
         if layer["class_name"] == "QActivation":
             layer["class_name"] = QUANT_CLASS
+        if layer["class_name"] in ("Dense", "QDense") and _rank(model, layer["config"]["name"]) == 3:
+            layer["class_name"] = NODE_DENSE_CLASS  # per node: hls4ml's Dense would read one row
         if layer["class_name"] == "InputLayer" and "int" in str(layer["config"].get("dtype")):
             layer["config"]["dtype"] = "float32"
     arch["config"]["layers"] = _split_concatenations(arch["config"]["layers"])
     return _pack(arch) if pack else arch
+
+
+def _rank(model, name: str) -> int:
+    """Rank (with the batch axis) of the input of ``model``'s layer ``name``."""
+    shape = model.get_layer(name).input_shape
+    return len(shape[0] if isinstance(shape, list) else shape)
 
 
 def convert(model, out_dir: str | Path, *, fp: FixedPointModel | None = None, backend: str = "Vitis",

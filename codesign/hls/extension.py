@@ -29,12 +29,18 @@ BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")
 INCLUDE = ["nnet_utils/nnet_codesign.h"]
 QUANT_CLASS = "CodesignQuant"
 SLICE_CLASS = "CodesignSlice"
+NODE_DENSE_CLASS = "CodesignNodeDense"
+POOL_CLASS = "CodesignGlobalPool"
 
 _registered = False
 
 
 def _quantized(values, spec) -> np.ndarray:
-    """Float values of ``values`` on ``spec``'s grid (exact decimal when written)."""
+    """Float values of ``values`` on ``spec``'s grid (exact decimal when written); ``spec`` a
+    quantizer's string or its serialized dict (QDense stores the latter)."""
+    if isinstance(spec, dict):
+        from qkeras.quantizers import get_quantizer
+        spec = get_quantizer(spec)
     fmt = quantizer_format(spec)
     return fmt.to_float(fmt.quantize(np.asarray(values, dtype=np.float32)))
 
@@ -49,24 +55,89 @@ def _parse_qembedding(keras_layer, input_names, input_shapes, data_reader):
     return layer, shape
 
 
-def _parse_qgcnconv(keras_layer, input_names, input_shapes, data_reader):
+def _graph_layer(keras_layer, input_names, input_shapes, data_reader, kernel_quantizer=None):
+    """The common part of a graph convolution: shapes, kernel and bias (on their quantizers' grids
+    when given; ``convert`` writes the reference's codes over them)."""
     from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
     cfg = keras_layer["config"]
+    if cfg.get("activation") not in (None, "linear"):
+        raise ValueError(f"graph layer '{cfg['name']}' has activation {cfg['activation']!r}; "
+                         "put the activation in its own layer after it")
     layer = parse_default_keras_layer(keras_layer, input_names)
-    layer.pop("activation", None)  # linear (checked by the reference)
-    layer["class_name"] = "CodesignGCN"
+    layer.pop("activation", None)
     x_shape = input_shapes[0]
     layer["n_nodes"], layer["n_in"], layer["n_out"] = int(x_shape[-2]), int(x_shape[-1]), int(cfg["channels"])
-    layer["weight_data"] = _quantized(get_weights_data(data_reader, layer["name"], "kernel"), cfg["kernel_quantizer"])
+    kernel = get_weights_data(data_reader, layer["name"], "kernel")
+    layer["weight_data"] = kernel if kernel_quantizer is None else _quantized(kernel, kernel_quantizer)
     if cfg.get("use_bias", True):
-        layer["bias_data"] = _quantized(get_weights_data(data_reader, layer["name"], "bias"), cfg["bias_quantizer"])
+        bias = get_weights_data(data_reader, layer["name"], "bias")
+        layer["bias_data"] = bias if cfg.get("bias_quantizer") is None else _quantized(bias, cfg["bias_quantizer"])
     else:
         layer["bias_data"] = np.zeros(layer["n_out"])
+    return layer, [x_shape[0], layer["n_nodes"], layer["n_out"]]
+
+
+def _parse_qgcnconv(keras_layer, input_names, input_shapes, data_reader):
+    cfg = keras_layer["config"]
+    layer, shape = _graph_layer(keras_layer, input_names, input_shapes, data_reader, cfg["kernel_quantizer"])
+    layer["class_name"] = "CodesignGCN"
     static = cfg.get("static_adjacency") is not None
     layer["static"] = static
     if static:
         layer["adjacency_data"] = _quantized(np.asarray(cfg["static_adjacency"]), cfg["adjacency_quantizer"])
-    return layer, [x_shape[0], layer["n_nodes"], layer["n_out"]]
+    return layer, shape
+
+
+def _parse_gcnconv(keras_layer, input_names, input_shapes, data_reader):
+    """Spektral's float ``GCNConv``: Â (x W) + b with Â the layer's second input (dynamic)."""
+    if len(input_names) != 2:
+        raise ValueError(f"GCNConv '{keras_layer['config']['name']}' needs [x, a] inputs")
+    layer, shape = _graph_layer(keras_layer, input_names, input_shapes, data_reader)
+    layer["class_name"] = "CodesignGCN"
+    layer["static"] = False
+    return layer, shape
+
+
+def _parse_node_dense(keras_layer, input_names, input_shapes, data_reader):
+    """A Dense / QDense on a rank-3 input (batch, nodes, features): applied to every node."""
+    from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
+    cfg = keras_layer["config"]
+    if cfg.get("activation") not in (None, "linear"):
+        raise ValueError(f"dense '{cfg['name']}' has activation {cfg['activation']!r}; "
+                         "put the activation in its own layer after it")
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    layer.pop("activation", None)
+    layer["class_name"] = NODE_DENSE_CLASS
+    shape = input_shapes[0]
+    layer["n_nodes"], layer["n_in"], layer["n_out"] = int(shape[-2]), int(shape[-1]), int(cfg["units"])
+    kernel = get_weights_data(data_reader, layer["name"], "kernel")
+    quantizer = cfg.get("kernel_quantizer")
+    layer["weight_data"] = kernel if quantizer is None else _quantized(kernel, quantizer)
+    if cfg.get("use_bias", True):
+        bias = get_weights_data(data_reader, layer["name"], "bias")
+        quantizer = cfg.get("bias_quantizer")
+        layer["bias_data"] = bias if quantizer is None else _quantized(bias, quantizer)
+    else:
+        layer["bias_data"] = np.zeros(layer["n_out"])
+    return layer, [shape[0], layer["n_nodes"], layer["n_out"]]
+
+
+POOL_MODES = {"GlobalSumPool": 0, "GlobalAvgPool": 1, "GlobalMaxPool": 2}
+
+
+def _parse_global_pool(keras_layer, input_names, input_shapes, data_reader):
+    """Spektral's GlobalSumPool / GlobalAvgPool / GlobalMaxPool (batch mode: (B, N, F) -> (B, F))."""
+    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    shape = input_shapes[0]
+    if len(shape) != 3:
+        raise ValueError(f"pool '{layer['name']}' reads a rank-{len(shape)} input; (batch, nodes, features) "
+                         "is supported (Spektral's batch mode)")
+    layer["mode"] = POOL_MODES[keras_layer["class_name"]]
+    layer["class_name"] = POOL_CLASS
+    layer["n_nodes"], layer["n_feat"] = int(shape[-2]), int(shape[-1])
+    layer["scale_value"] = 1.0 / layer["n_nodes"]
+    return layer, [shape[0], layer["n_feat"]]
 
 
 def _parse_readout(keras_layer, input_names, input_shapes, data_reader):
@@ -115,7 +186,8 @@ def _parse_slice(keras_layer, input_names, input_shapes, data_reader):
 
 
 HANDLERS = {SLICE_CLASS: _parse_slice, "QEmbedding": _parse_qembedding, "QGCNConv": _parse_qgcnconv, "NodeReadout": _parse_readout,
-            "MaskedMeanPool": _parse_meanpool, QUANT_CLASS: _parse_quant}
+            "MaskedMeanPool": _parse_meanpool, QUANT_CLASS: _parse_quant, "GCNConv": _parse_gcnconv,
+            NODE_DENSE_CLASS: _parse_node_dense, **{name: _parse_global_pool for name in POOL_MODES}}
 
 
 # -------------------------------------------------------------------------- IR layers
@@ -165,7 +237,26 @@ def _layer_classes():
         def initialize(self):
             self.add_output_variable(list(self.get_attr("shape")))
 
-    return CodesignGCN, CodesignReadout, CodesignMeanPool, CodesignQuant, CodesignSlice
+    class CodesignNodeDense(Layer):
+        _expected_attributes = [Attribute("n_nodes"), Attribute("n_in"), Attribute("n_out"),
+                                WeightAttribute("weight"), WeightAttribute("bias"), TypeAttribute("weight"),
+                                TypeAttribute("bias"), TypeAttribute("accum")]
+
+        def initialize(self):
+            self.add_output_variable([self.get_attr("n_nodes"), self.get_attr("n_out")])
+            self.add_weights_variable(name="weight", var_name="w{index}")
+            self.add_weights_variable(name="bias", var_name="b{index}")
+
+    class CodesignGlobalPool(Layer):
+        _expected_attributes = [Attribute("n_nodes"), Attribute("n_feat"), Attribute("mode"),
+                                TypeAttribute("accum"), TypeAttribute("scale")]
+
+        def initialize(self):
+            self._set_type_t("scale")
+            self.add_output_variable([self.get_attr("n_feat")])
+
+    return (CodesignGCN, CodesignReadout, CodesignMeanPool, CodesignQuant, CodesignSlice, CodesignNodeDense,
+            CodesignGlobalPool)
 
 
 # -------------------------------------------------------------------------- templates
@@ -192,7 +283,7 @@ def _propagate(adjacency: np.ndarray, n_out: int) -> str:
 
 def _templates(classes):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-    gcn, readout, meanpool, quant, request_slice = classes
+    gcn, readout, meanpool, quant, request_slice, node_dense, global_pool = classes
 
     class GCNConfig(LayerConfigTemplate):
         def __init__(self):
@@ -316,7 +407,55 @@ def _templates(classes):
             x, out = node.get_input_variable(), node.get_output_variable()
             return f"nnet::request_slice<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
 
-    return [SliceConfig, SliceFunction, GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
+    class NodeDenseConfig(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(node_dense)
+
+        def format(self, node):
+            p = self._default_config_params(node)
+            return (f"struct config{p['index']} : nnet::node_dense_config {{\n"
+                    f"    static const unsigned n_nodes = {p['n_nodes']};\n"
+                    f"    static const unsigned n_in = {p['n_in']};\n"
+                    f"    static const unsigned n_out = {p['n_out']};\n"
+                    f"    static const unsigned reuse_factor = {p['reuse']};\n"
+                    f"    typedef {node.get_weights('weight').type.name} weight_t;\n"
+                    f"    typedef {node.get_weights('bias').type.name} bias_t;\n"
+                    f"    typedef {p['accum_t'].name} accum_t;\n}};\n")
+
+    class NodeDenseFunction(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(node_dense, include_header=INCLUDE)
+
+        def format(self, node):
+            x, out = node.get_input_variable(), node.get_output_variable()
+            w, b = node.get_weights("weight").name, node.get_weights("bias").name
+            return (f"nnet::node_dense<{x.type.name}, {out.type.name}, config{node.index}>"
+                    f"({x.name}, {out.name}, {w}, {b});")
+
+    class GlobalPoolConfig(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(global_pool)
+
+        def format(self, node):
+            p = self._default_config_params(node)
+            return (f"struct config{p['index']} : nnet::global_pool_config {{\n"
+                    f"    static const unsigned n_nodes = {p['n_nodes']};\n"
+                    f"    static const unsigned n_feat = {p['n_feat']};\n"
+                    f"    static const unsigned reuse_factor = {p['reuse']};\n"
+                    f"    static const unsigned mode = {p['mode']};\n"
+                    f"    typedef {p['accum_t'].name} accum_t;\n"
+                    f"    typedef {p['scale_t'].name} scale_t;\n"
+                    f"    static scale_t scale() {{ return scale_t({_literal(node.get_attr('scale_value'))}); }}\n}};\n")
+
+    class GlobalPoolFunction(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(global_pool, include_header=INCLUDE)
+
+        def format(self, node):
+            x, out = node.get_input_variable(), node.get_output_variable()
+            return f"nnet::global_pool<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+
+    return [NodeDenseConfig, NodeDenseFunction, GlobalPoolConfig, GlobalPoolFunction, SliceConfig, SliceFunction, GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
             QuantConfig, QuantFunction]
 
 

@@ -166,6 +166,77 @@ void fixed_quant(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
 }
 
 
+struct node_dense_config {
+    static const unsigned n_nodes = 6;
+    static const unsigned n_in = 8;
+    static const unsigned n_out = 8;
+    static const unsigned reuse_factor = 1;
+    typedef float weight_t;
+    typedef float bias_t;
+    typedef float accum_t;
+};
+
+// A Dense layer applied to every node (row) of a (n_nodes, n_in) input: x W + b per node,
+// accumulated exactly in accum_t, then cast once to res_T (its rounding and overflow modes).
+template <class data_T, class res_T, typename CONFIG_T>
+void node_dense(data_T x[CONFIG_T::n_nodes * CONFIG_T::n_in], res_T res[CONFIG_T::n_nodes * CONFIG_T::n_out],
+                typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out],
+                typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+    #pragma HLS ARRAY_PARTITION variable = w complete
+    #pragma HLS ARRAY_PARTITION variable = b complete
+Nodes:
+    for (unsigned i = 0; i < CONFIG_T::n_nodes; i++) {
+    Channels:
+        for (unsigned k = 0; k < CONFIG_T::n_out; k++) {
+            typename CONFIG_T::accum_t acc = b[k];
+        Features:
+            for (unsigned j = 0; j < CONFIG_T::n_in; j++) {
+                acc += x[i * CONFIG_T::n_in + j] * w[j * CONFIG_T::n_out + k];
+            }
+            res[i * CONFIG_T::n_out + k] = acc;
+        }
+    }
+}
+
+struct global_pool_config {
+    static const unsigned n_nodes = 6;
+    static const unsigned n_feat = 8;
+    static const unsigned reuse_factor = 1;
+    static const unsigned mode = 0; // 0 sum, 1 average (sum times scale), 2 max
+    typedef float accum_t;
+    typedef float scale_t;
+    // static scale_t scale(): 1 / n_nodes on scale_t's grid (generated per layer)
+};
+
+// Spektral's GlobalSumPool / GlobalAvgPool / GlobalMaxPool over the nodes of (n_nodes, n_feat).
+template <class data_T, class res_T, typename CONFIG_T>
+void global_pool(data_T x[CONFIG_T::n_nodes * CONFIG_T::n_feat], res_T res[CONFIG_T::n_feat]) {
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+Features:
+    for (unsigned f = 0; f < CONFIG_T::n_feat; f++) {
+        if (CONFIG_T::mode == 2) {
+            data_T best = x[f];
+        Max:
+            for (unsigned i = 1; i < CONFIG_T::n_nodes; i++) {
+                if (x[i * CONFIG_T::n_feat + f] > best)
+                    best = x[i * CONFIG_T::n_feat + f];
+            }
+            res[f] = best;
+        } else {
+            typename CONFIG_T::accum_t acc = 0;
+        Sum:
+            for (unsigned i = 0; i < CONFIG_T::n_nodes; i++) {
+                acc += x[i * CONFIG_T::n_feat + f];
+            }
+            if (CONFIG_T::mode == 1)
+                res[f] = acc * CONFIG_T::scale();
+            else
+                res[f] = acc;
+        }
+    }
+}
+
 struct slice_config {
     static const unsigned n_in = 1;
     static const unsigned n_out = 1;
@@ -288,6 +359,29 @@ void request_slice(hls::stream<data_T> &data, hls::stream<res_T> &res) {
     stream_to_array<data_T, CONFIG_T::n_in>(data, da);
     request_slice<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(da, ra);
     array_to_stream<res_T, CONFIG_T::n_out>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void node_dense(hls::stream<data_T> &x, hls::stream<res_T> &res, typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out],
+                typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_in>(x, xa);
+    node_dense<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra, w, b);
+    array_to_stream<res_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void global_pool(hls::stream<data_T> &x, hls::stream<res_T> &res) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_feat];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_feat>(x, xa);
+    global_pool<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
+    array_to_stream<res_T, CONFIG_T::n_feat>(ra, res);
 }
 
 } // namespace nnet
