@@ -283,6 +283,51 @@ class BenchConfig(Section):
 
 
 
+def _precision(text: str) -> str:
+    """A precision in hls4ml's notation (checked by ``codesign.fixedpoint.parse_precision``)."""
+    from codesign.fixedpoint import parse_precision
+    parse_precision(text)
+    return text
+
+
+class LayerPrecision(Section):
+    """Precisions of one float layer's parts (each missing part: ``precision.default``)."""
+
+    weight: str | None = None
+    bias: str | None = None
+    result: str | None = None
+
+    @field_validator("weight", "bias", "result")
+    @classmethod
+    def _valid(cls, text: str | None) -> str | None:
+        return None if text is None else _precision(text)
+
+
+class PrecisionConfig(Section):
+    """Precisions of a model's float parts (hls4ml notation ``fixed<W,I[,ROUND,OVERFLOW]>``):
+    a float input or a layer without quantizers takes its entry here, else ``default``."""
+
+    default: str = Field("fixed<16,6>", description="hls4ml's default type (TRN, WRAP)")
+    inputs: dict[str, str] = Field(default_factory=dict, description="input name -> precision")
+    layers: dict[str, str | LayerPrecision] = Field(
+        default_factory=dict, description="layer name -> precision, or {weight, bias, result}")
+
+    @field_validator("default")
+    @classmethod
+    def _valid_default(cls, text: str) -> str:
+        return _precision(text)
+
+    @field_validator("inputs")
+    @classmethod
+    def _valid_inputs(cls, tree: dict[str, str]) -> dict[str, str]:
+        return {k: _precision(v) for k, v in tree.items()}
+
+    @field_validator("layers")
+    @classmethod
+    def _valid_layers(cls, tree: dict) -> dict:
+        return {k: _precision(v) if isinstance(v, str) else v for k, v in tree.items()}
+
+
 class DesignConfig(Section):
     name: str = "default"
     board: str = Field("pynq-z2", description="a board of boards/ (e.g. pynq-z2, zcu104)")
@@ -296,6 +341,7 @@ class DesignConfig(Section):
     bitstream: BitstreamConfig = Field(default_factory=BitstreamConfig)
     host: HostConfig = Field(default_factory=HostConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
 
     @field_validator("board")
     @classmethod

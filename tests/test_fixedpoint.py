@@ -95,6 +95,6 @@ def test_bad_inputs_and_layers_are_named():
         fp.predict({"nodes": np.full((1, 6), 60), "tokens": np.zeros((1, 5), int)})
     import tensorflow as tf
     x = tf.keras.Input((3,))
-    bad = tf.keras.Model(x, tf.keras.layers.Dense(1, name="plain")(x))
-    with pytest.raises(UnsupportedModelError, match="'plain' of class Dense.*supported layers"):
+    bad = tf.keras.Model(x, tf.keras.layers.LayerNormalization(name="plain")(x))
+    with pytest.raises(UnsupportedModelError, match="'plain' of class LayerNormalization.*supported layers"):
         FixedPointModel.from_keras(bad)

@@ -162,7 +162,8 @@ def custom_objects() -> dict:
                     if isinstance(c, type) and issubclass(c, tf.keras.layers.Layer)})
     objects.update({n: c for n, c in vars(spektral_layers).items()
                     if isinstance(c, type) and issubclass(c, tf.keras.layers.Layer)})
-    objects.update({c.__name__: c for c in (QEmbedding, QGCNConv, NodeReadout, MaskedMeanPool)})
+    objects.update({c.__name__: c for c in (QEmbedding, QGCNConv, NodeReadout, MaskedMeanPool,
+                                            QGraphSageConv)})
     return objects
 
 
@@ -182,3 +183,77 @@ def _qkeras_loader(cls: type) -> type:
         _LOADERS[cls] = type(cls.__name__, (cls,), {"from_config": classmethod(from_config),
                                                     "__module__": cls.__module__})
     return _LOADERS[cls]
+
+
+class QGraphSageConv(tf.keras.layers.Layer):
+    """GraphSAGE on a dense adjacency: ``concat(x, aggregate(x)) @ W + b`` (then ``activation``).
+
+    Spektral's ``GraphSageConv`` takes a sparse adjacency, always adds self loops and always
+    L2-normalizes its output (a square root and a division per node, which has no exact
+    fixed-point form); this layer is the hardware-friendly form of the same convolution.
+    ``aggregate``: ``sum`` (``A @ x``) or ``mean`` (``A / degree @ x``, rows of degree 0 give 0);
+    the adjacency is used as given (add self loops to it to match Spektral's). A
+    ``static_adjacency`` (N x N) is a constant of the layer (it then takes ``x`` alone); else
+    the layer takes ``[x, a]`` with ``a`` a dense (batch, N, N) input (sum only in hardware).
+    The aggregation matrix (``A`` or ``A / degree``) goes through ``adjacency_quantizer``.
+    """
+
+    def __init__(self, channels: int, aggregate: str = "sum", activation=None, use_bias: bool = True,
+                 kernel_quantizer=None, bias_quantizer=None, adjacency_quantizer=None,
+                 static_adjacency=None, **kwargs):
+        super().__init__(**kwargs)
+        if aggregate not in ("sum", "mean"):
+            raise ValueError(f"aggregate must be 'sum' or 'mean', got {aggregate!r}")
+        self.channels, self.aggregate_op, self.use_bias = int(channels), aggregate, bool(use_bias)
+        self.activation = tf.keras.activations.get(activation)
+        self.kernel_quantizer = _quantizer(kernel_quantizer)
+        self.bias_quantizer = _quantizer(bias_quantizer)
+        self.adjacency_quantizer = _quantizer(adjacency_quantizer)
+        self.static_adjacency = None if static_adjacency is None else np.asarray(static_adjacency, dtype="float32")
+
+    def build(self, input_shape):
+        f_in = int(_node_shape(input_shape)[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(2 * f_in, self.channels), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer="zeros") if self.use_bias else None
+        super().build(input_shape)
+
+    def aggregation_matrix(self, a=None):
+        """``A`` (sum) or ``A / degree`` (mean) of the static adjacency (numpy) or of ``a`` (tensor)."""
+        if a is None:
+            a = self.static_adjacency
+            if self.aggregate_op == "mean":
+                deg = a.sum(-1, keepdims=True)
+                a = np.divide(a, deg, out=np.zeros_like(a), where=deg != 0)
+            return a
+        if self.aggregate_op == "mean":
+            deg = tf.reduce_sum(a, -1, keepdims=True)
+            a = tf.math.divide_no_nan(a, deg)
+        return a
+
+    def call(self, inputs):
+        if self.static_adjacency is None:
+            x, a = inputs
+            a = self.aggregation_matrix(a)
+        else:
+            x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            a = tf.constant(self.aggregation_matrix())
+        if self.adjacency_quantizer is not None:
+            a = self.adjacency_quantizer(a)
+        h = tf.concat([x, tf.matmul(a, x)], axis=-1)
+        kernel = self.kernel if self.kernel_quantizer is None else self.kernel_quantizer(self.kernel)
+        out = tf.matmul(h, kernel)
+        if self.use_bias:
+            out = out + (self.bias if self.bias_quantizer is None else self.bias_quantizer(self.bias))
+        return self.activation(out)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(_node_shape(input_shape))[:-1].concatenate([self.channels])
+
+    def get_config(self):
+        adjacency = None if self.static_adjacency is None else self.static_adjacency.tolist()
+        return {**super().get_config(), "channels": self.channels, "aggregate": self.aggregate_op,
+                "activation": tf.keras.activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_quantizer": _serialize(self.kernel_quantizer),
+                "bias_quantizer": _serialize(self.bias_quantizer),
+                "adjacency_quantizer": _serialize(self.adjacency_quantizer),
+                "static_adjacency": adjacency}
