@@ -11,6 +11,7 @@ import numpy as np
 from codesign.compare import compare, describe
 from codesign.fixedpoint import FixedPointModel, InputOp
 from codesign.hls.convert import convert, model_inputs
+from codesign.hls.oplayers import hls_name
 
 
 @dataclass
@@ -56,10 +57,10 @@ def first_bad_layer(model, fp: FixedPointModel, row: dict[str, np.ndarray], fold
     _, traces = hls_model.trace(model_inputs(hls_model, fp, row))
     ref = fp.trace(row)
     for op in fp.ops:
-        if isinstance(op, InputOp) or op.name not in traces:
+        if isinstance(op, InputOp) or hls_name(op.name) not in traces:
             continue
         expected = op.out.to_float(ref[op.name]).reshape(-1)
-        got = np.asarray(traces[op.name], dtype=np.float64).reshape(-1)
+        got = np.asarray(traces[hls_name(op.name)], dtype=np.float64).reshape(-1)
         if got.shape == expected.shape and not np.array_equal(expected, got):
             return {"layer": op.name, "kind": op.kind, "type": op.out.ap_type(op.kind == "quant"),
                     "expected": expected.tolist(), "got": got.tolist()}

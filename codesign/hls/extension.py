@@ -1,16 +1,15 @@
-"""hls4ml 1.3.0 extension for codesign's layers (Extension API: parser handlers, IR layers,
-backend templates and the C++ source ``kernels/hls/nnet_codesign.h``).
+"""hls4ml 1.3.0 extension for codesign's layers (Extension API: IR layers, backend templates
+and the C++ source ``kernels/hls/nnet_codesign.h``), for the op kinds hls4ml has no exact
+layer for. ``codesign.hls.oplayers`` turns each op of the fixed-point reference into one
+hls4ml layer (no Keras parsing: the op graph is the only reading of a model):
 
-Keras class -> hls4ml IR layer:
-
-- ``QEmbedding`` -> hls4ml's own ``Embedding`` (table quantized here, exactly on its grid)
-- ``QGCNConv`` -> ``CodesignGCN`` (static Â: a constant adder tree; dynamic Â: an input)
-- ``NodeReadout`` -> ``CodesignReadout``; ``MaskedMeanPool`` -> ``CodesignMeanPool``
-- ``QActivation`` -> ``CodesignQuant`` (renamed before parsing: hls4ml's own QActivation
-  handling drops a trailing ``quantized_bits`` after an ``auto`` precision; ours rounds
-  with AP_RND_CONV and saturates exactly like QKeras)
-- ``QDense``, ``Concatenate``, ``Multiply``, ``InputLayer``: hls4ml's own, with every
-  precision set from the fixed-point reference (``codesign.hls.convert``).
+- ``CodesignGCN``: graph convolution Â (x W) + b (static Â: a constant adder tree; dynamic Â:
+  an input); ``CodesignAggregate``: A x (+ c x) over the nodes (GIN, GraphSAGE)
+- ``CodesignNodeDense``: a dense layer applied to every node of a (nodes, features) input
+- ``CodesignGlobalPool``: sum / average (sum times a constant) / max over the nodes
+- ``CodesignReadout``, ``CodesignMeanPool``: node readout, masked mean of token embeddings
+- ``CodesignQuant``: a quantization onto the op's format with its rounding and overflow modes
+  (QKeras: AP_RND_CONV, AP_SAT; config precisions: their own)
 - ``CodesignSlice``: for single-input backends (VivadoAccelerator) the model inputs are
   packed into one ``request`` vector; each slice casts its part back to the input's type.
 
@@ -22,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.fixedpoint import quantizer_format
-
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "kernels" / "hls" / "nnet_codesign.h"
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")
 INCLUDE = ["nnet_utils/nnet_codesign.h"]
@@ -31,163 +28,9 @@ QUANT_CLASS = "CodesignQuant"
 SLICE_CLASS = "CodesignSlice"
 NODE_DENSE_CLASS = "CodesignNodeDense"
 POOL_CLASS = "CodesignGlobalPool"
+AGGREGATE_CLASS = "CodesignAggregate"
 
 _registered = False
-
-
-def _quantized(values, spec) -> np.ndarray:
-    """Float values of ``values`` on ``spec``'s grid (exact decimal when written); ``spec`` a
-    quantizer's string or its serialized dict (QDense stores the latter)."""
-    if isinstance(spec, dict):
-        from qkeras.quantizers import get_quantizer
-        spec = get_quantizer(spec)
-    fmt = quantizer_format(spec)
-    return fmt.to_float(fmt.quantize(np.asarray(values, dtype=np.float32)))
-
-
-# ----------------------------------------------------------------------- keras handlers
-
-def _parse_qembedding(keras_layer, input_names, input_shapes, data_reader):
-    from hls4ml.converters.keras.core import parse_embedding_layer
-    layer, shape = parse_embedding_layer(keras_layer, input_names, input_shapes, data_reader)
-    layer["class_name"] = "Embedding"
-    layer["embeddings_data"] = _quantized(layer["embeddings_data"], keras_layer["config"]["embeddings_quantizer"])
-    return layer, shape
-
-
-def _graph_layer(keras_layer, input_names, input_shapes, data_reader, kernel_quantizer=None):
-    """The common part of a graph convolution: shapes, kernel and bias (on their quantizers' grids
-    when given; ``convert`` writes the reference's codes over them)."""
-    from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
-    cfg = keras_layer["config"]
-    if cfg.get("activation") not in (None, "linear"):
-        raise ValueError(f"graph layer '{cfg['name']}' has activation {cfg['activation']!r}; "
-                         "put the activation in its own layer after it")
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer.pop("activation", None)
-    x_shape = input_shapes[0]
-    layer["n_nodes"], layer["n_in"], layer["n_out"] = int(x_shape[-2]), int(x_shape[-1]), int(cfg["channels"])
-    kernel = get_weights_data(data_reader, layer["name"], "kernel")
-    layer["weight_data"] = kernel if kernel_quantizer is None else _quantized(kernel, kernel_quantizer)
-    if cfg.get("use_bias", True):
-        bias = get_weights_data(data_reader, layer["name"], "bias")
-        layer["bias_data"] = bias if cfg.get("bias_quantizer") is None else _quantized(bias, cfg["bias_quantizer"])
-    else:
-        layer["bias_data"] = np.zeros(layer["n_out"])
-    return layer, [x_shape[0], layer["n_nodes"], layer["n_out"]]
-
-
-def _parse_qgcnconv(keras_layer, input_names, input_shapes, data_reader):
-    cfg = keras_layer["config"]
-    layer, shape = _graph_layer(keras_layer, input_names, input_shapes, data_reader, cfg["kernel_quantizer"])
-    layer["class_name"] = "CodesignGCN"
-    static = cfg.get("static_adjacency") is not None
-    layer["static"] = static
-    if static:
-        layer["adjacency_data"] = _quantized(np.asarray(cfg["static_adjacency"]), cfg["adjacency_quantizer"])
-    return layer, shape
-
-
-def _parse_gcnconv(keras_layer, input_names, input_shapes, data_reader):
-    """Spektral's float ``GCNConv``: Â (x W) + b with Â the layer's second input (dynamic)."""
-    if len(input_names) != 2:
-        raise ValueError(f"GCNConv '{keras_layer['config']['name']}' needs [x, a] inputs")
-    layer, shape = _graph_layer(keras_layer, input_names, input_shapes, data_reader)
-    layer["class_name"] = "CodesignGCN"
-    layer["static"] = False
-    return layer, shape
-
-
-def _parse_node_dense(keras_layer, input_names, input_shapes, data_reader):
-    """A Dense / QDense on a rank-3 input (batch, nodes, features): applied to every node."""
-    from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
-    cfg = keras_layer["config"]
-    if cfg.get("activation") not in (None, "linear"):
-        raise ValueError(f"dense '{cfg['name']}' has activation {cfg['activation']!r}; "
-                         "put the activation in its own layer after it")
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer.pop("activation", None)
-    layer["class_name"] = NODE_DENSE_CLASS
-    shape = input_shapes[0]
-    layer["n_nodes"], layer["n_in"], layer["n_out"] = int(shape[-2]), int(shape[-1]), int(cfg["units"])
-    kernel = get_weights_data(data_reader, layer["name"], "kernel")
-    quantizer = cfg.get("kernel_quantizer")
-    layer["weight_data"] = kernel if quantizer is None else _quantized(kernel, quantizer)
-    if cfg.get("use_bias", True):
-        bias = get_weights_data(data_reader, layer["name"], "bias")
-        quantizer = cfg.get("bias_quantizer")
-        layer["bias_data"] = bias if quantizer is None else _quantized(bias, quantizer)
-    else:
-        layer["bias_data"] = np.zeros(layer["n_out"])
-    return layer, [shape[0], layer["n_nodes"], layer["n_out"]]
-
-
-POOL_MODES = {"GlobalSumPool": 0, "GlobalAvgPool": 1, "GlobalMaxPool": 2}
-
-
-def _parse_global_pool(keras_layer, input_names, input_shapes, data_reader):
-    """Spektral's GlobalSumPool / GlobalAvgPool / GlobalMaxPool (batch mode: (B, N, F) -> (B, F))."""
-    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    shape = input_shapes[0]
-    if len(shape) != 3:
-        raise ValueError(f"pool '{layer['name']}' reads a rank-{len(shape)} input; (batch, nodes, features) "
-                         "is supported (Spektral's batch mode)")
-    layer["mode"] = POOL_MODES[keras_layer["class_name"]]
-    layer["class_name"] = POOL_CLASS
-    layer["n_nodes"], layer["n_feat"] = int(shape[-2]), int(shape[-1])
-    layer["scale_value"] = 1.0 / layer["n_nodes"]
-    return layer, [shape[0], layer["n_feat"]]
-
-
-def _parse_readout(keras_layer, input_names, input_shapes, data_reader):
-    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer["class_name"] = "CodesignReadout"
-    shape = input_shapes[0]
-    layer["indices"] = [int(i) for i in keras_layer["config"]["indices"]]
-    layer["n_nodes"], layer["n_feat"], layer["n_rows"] = int(shape[-2]), int(shape[-1]), len(layer["indices"])
-    return layer, [shape[0], layer["n_rows"] * layer["n_feat"]]
-
-
-def _parse_meanpool(keras_layer, input_names, input_shapes, data_reader):
-    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer["class_name"] = "CodesignMeanPool"
-    emb_shape = input_shapes[0]
-    length = int(emb_shape[-2])
-    layer["n_tokens"], layer["n_feat"] = length, int(emb_shape[-1])
-    counts = np.arange(length + 1, dtype=np.float32)
-    recip = np.divide(np.float32(1), counts, out=np.zeros_like(counts), where=counts > 0)
-    layer["recip_data"] = _quantized(recip, keras_layer["config"]["recip_quantizer"])
-    return layer, [emb_shape[0], layer["n_feat"]]
-
-
-def _parse_quant(keras_layer, input_names, input_shapes, data_reader):
-    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
-    from qkeras.quantizers import get_quantizer
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer.pop("activation", None)
-    layer["class_name"] = QUANT_CLASS
-    quantizer = get_quantizer(keras_layer["config"]["activation"])
-    quantizer_format(quantizer)  # raises for what hardware cannot do
-    layer["relu"] = type(quantizer).__name__ == "quantized_relu"
-    return layer, list(input_shapes[0])
-
-
-def _parse_slice(keras_layer, input_names, input_shapes, data_reader):
-    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    layer["class_name"] = SLICE_CLASS
-    shape = [int(d) for d in keras_layer["config"]["shape"]]
-    layer["shape"], layer["offset"] = shape, int(keras_layer["config"]["offset"])
-    layer["n_in"], layer["n_out"] = int(input_shapes[0][-1]), int(np.prod(shape))
-    return layer, [input_shapes[0][0], *shape]
-
-
-HANDLERS = {SLICE_CLASS: _parse_slice, "QEmbedding": _parse_qembedding, "QGCNConv": _parse_qgcnconv, "NodeReadout": _parse_readout,
-            "MaskedMeanPool": _parse_meanpool, QUANT_CLASS: _parse_quant, "GCNConv": _parse_gcnconv,
-            NODE_DENSE_CLASS: _parse_node_dense, **{name: _parse_global_pool for name in POOL_MODES}}
 
 
 # -------------------------------------------------------------------------- IR layers
@@ -255,8 +98,18 @@ def _layer_classes():
             self._set_type_t("scale")
             self.add_output_variable([self.get_attr("n_feat")])
 
+    class CodesignAggregate(Layer):
+        _expected_attributes = [Attribute("n_nodes"), Attribute("n_out"), Attribute("static", value_type=bool),
+                                TypeAttribute("accum"), TypeAttribute("coef")]
+
+        def initialize(self):
+            self._set_type_t("coef")
+            self.add_output_variable([self.get_attr("n_nodes"), self.get_attr("n_out")])
+            if self.get_attr("static"):
+                self.add_weights_variable(name="adjacency", var_name="a{index}")
+
     return (CodesignGCN, CodesignReadout, CodesignMeanPool, CodesignQuant, CodesignSlice, CodesignNodeDense,
-            CodesignGlobalPool)
+            CodesignGlobalPool, CodesignAggregate)
 
 
 # -------------------------------------------------------------------------- templates
@@ -283,7 +136,7 @@ def _propagate(adjacency: np.ndarray, n_out: int) -> str:
 
 def _templates(classes):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-    gcn, readout, meanpool, quant, request_slice, node_dense, global_pool = classes
+    gcn, readout, meanpool, quant, request_slice, node_dense, global_pool, aggregate = classes
 
     class GCNConfig(LayerConfigTemplate):
         def __init__(self):
@@ -455,7 +308,41 @@ def _templates(classes):
             x, out = node.get_input_variable(), node.get_output_variable()
             return f"nnet::global_pool<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
 
-    return [NodeDenseConfig, NodeDenseFunction, GlobalPoolConfig, GlobalPoolFunction, SliceConfig, SliceFunction, GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
+    class AggregateConfig(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(aggregate)
+
+        def format(self, node):
+            p = self._default_config_params(node)
+            coef = node.get_attr("coef_value")
+            text = (f"struct config{p['index']} : nnet::aggregate_config {{\n"
+                    f"    static const unsigned n_nodes = {p['n_nodes']};\n"
+                    f"    static const unsigned n_out = {p['n_out']};\n"
+                    f"    static const unsigned reuse_factor = {p['reuse']};\n"
+                    f"    static const bool self_term = {'false' if coef is None else 'true'};\n"
+                    f"    typedef {p['accum_t'].name} accum_t;\n"
+                    f"    typedef {p['coef_t'].name} coef_t;\n"
+                    f"    static coef_t coef() {{ return coef_t({_literal(coef or 0)}); }}\n")
+            if node.get_attr("static"):
+                a = node.get_weights("adjacency")
+                text += f"    typedef {a.type.name} adjacency_t;\n"
+                text += _propagate(a.data.reshape(p["n_nodes"], p["n_nodes"]), p["n_out"])
+            return text + "};\n"
+
+    class AggregateFunction(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(aggregate, include_header=INCLUDE)
+
+        def format(self, node):
+            x, out = node.get_input_variable(node.inputs[0]), node.get_output_variable()
+            cfg = f"config{node.index}"
+            if node.get_attr("static"):
+                return f"nnet::aggregate_static<{x.type.name}, {out.type.name}, {cfg}>({x.name}, {out.name});"
+            a = node.get_input_variable(node.inputs[1])
+            return (f"nnet::aggregate_dynamic<{x.type.name}, {a.type.name}, {out.type.name}, {cfg}>"
+                    f"({x.name}, {a.name}, {out.name});")
+
+    return [AggregateConfig, AggregateFunction, NodeDenseConfig, NodeDenseFunction, GlobalPoolConfig, GlobalPoolFunction, SliceConfig, SliceFunction, GCNConfig, GCNFunction, ReadoutConfig, ReadoutFunction, MeanPoolConfig, MeanPoolFunction,
             QuantConfig, QuantFunction]
 
 
@@ -465,13 +352,8 @@ def register() -> None:
     if _registered:
         return
     import hls4ml
-    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
     from hls4ml.model.layers import layer_map
 
-    known = set(get_supported_keras_layers())
-    for name, handler in HANDLERS.items():
-        if name not in known:
-            hls4ml.converters.register_keras_v2_layer_handler(name, handler)
     classes = _layer_classes()
     for cls in classes:
         if cls.__name__ not in layer_map:

@@ -237,6 +237,59 @@ Features:
     }
 }
 
+struct aggregate_config {
+    static const unsigned n_nodes = 6;
+    static const unsigned n_out = 8; // features per node
+    static const unsigned reuse_factor = 1;
+    static const bool self_term = false;
+    typedef float adjacency_t;
+    typedef float coef_t;
+    typedef float accum_t;
+    // static coef_t coef(): the self coefficient (GIN's 1 + eps), generated per layer
+    // static graphs: propagate(x, acc) adds the constant matrix's rows (generated per layer)
+};
+
+// Neighbourhood aggregation y = A x (+ c x) over the node axis, exact in accum_t; A a constant
+// (an adder tree over its non-zero entries) ...
+template <class data_T, class res_T, typename CONFIG_T>
+void aggregate_static(data_T x[CONFIG_T::n_nodes * CONFIG_T::n_out], res_T res[CONFIG_T::n_nodes * CONFIG_T::n_out]) {
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+    typename CONFIG_T::accum_t acc[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = acc complete
+Init:
+    for (unsigned i = 0; i < CONFIG_T::n_nodes * CONFIG_T::n_out; i++) {
+        acc[i] = 0;
+        if (CONFIG_T::self_term)
+            acc[i] += x[i] * CONFIG_T::coef();
+    }
+    CONFIG_T::propagate(x, acc);
+Out:
+    for (unsigned i = 0; i < CONFIG_T::n_nodes * CONFIG_T::n_out; i++) {
+        res[i] = acc[i];
+    }
+}
+
+// ... or the layer's second input (n_nodes x n_nodes, on its grid).
+template <class data_T, class adj_T, class res_T, typename CONFIG_T>
+void aggregate_dynamic(data_T x[CONFIG_T::n_nodes * CONFIG_T::n_out], adj_T a[CONFIG_T::n_nodes * CONFIG_T::n_nodes],
+                       res_T res[CONFIG_T::n_nodes * CONFIG_T::n_out]) {
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+Rows:
+    for (unsigned i = 0; i < CONFIG_T::n_nodes; i++) {
+    Channels:
+        for (unsigned k = 0; k < CONFIG_T::n_out; k++) {
+            typename CONFIG_T::accum_t acc = 0;
+            if (CONFIG_T::self_term)
+                acc += x[i * CONFIG_T::n_out + k] * CONFIG_T::coef();
+        Cols:
+            for (unsigned j = 0; j < CONFIG_T::n_nodes; j++) {
+                acc += a[i * CONFIG_T::n_nodes + j] * x[j * CONFIG_T::n_out + k];
+            }
+            res[i * CONFIG_T::n_out + k] = acc;
+        }
+    }
+}
+
 struct slice_config {
     static const unsigned n_in = 1;
     static const unsigned n_out = 1;
@@ -382,6 +435,32 @@ void global_pool(hls::stream<data_T> &x, hls::stream<res_T> &res) {
     stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_feat>(x, xa);
     global_pool<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
     array_to_stream<res_T, CONFIG_T::n_feat>(ra, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void aggregate_static(hls::stream<data_T> &x, hls::stream<res_T> &res) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename res_T::value_type ra[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(x, xa);
+    aggregate_static<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(xa, ra);
+    array_to_stream<res_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(ra, res);
+}
+
+template <class data_T, class adj_T, class res_T, typename CONFIG_T>
+void aggregate_dynamic(hls::stream<data_T> &x, hls::stream<adj_T> &a, hls::stream<res_T> &res) {
+    typename data_T::value_type xa[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = xa complete
+    typename adj_T::value_type aa[CONFIG_T::n_nodes * CONFIG_T::n_nodes];
+    #pragma HLS ARRAY_PARTITION variable = aa complete
+    typename res_T::value_type ra[CONFIG_T::n_nodes * CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = ra complete
+    stream_to_array<data_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(x, xa);
+    stream_to_array<adj_T, CONFIG_T::n_nodes * CONFIG_T::n_nodes>(a, aa);
+    aggregate_dynamic<typename data_T::value_type, typename adj_T::value_type, typename res_T::value_type, CONFIG_T>(
+        xa, aa, ra);
+    array_to_stream<res_T, CONFIG_T::n_nodes * CONFIG_T::n_out>(ra, res);
 }
 
 } // namespace nnet
