@@ -686,8 +686,13 @@ class _Builder:
         """Notes float parts of a layer/input on ``op`` and warns once about them."""
         if not parts:
             return
-        for part, (fmt, source) in parts.items():
-            op.precision[part] = {"precision": fmt.precision(), "from": source}
+        noted = {part: {"precision": fmt.precision(), "from": source} for part, (fmt, source) in parts.items()}
+        prefix = op.name.split("/")[0] + "/"
+        for other in self.ops.values():        # the ops the layer decomposed into
+            if other.name.startswith(prefix):
+                keep = ("result",) if other.kind == "quant" else () if other.kind == "relu" else ("weight", "bias")
+                other.precision.update({k: v for k, v in noted.items() if k in keep})
+        op.precision.update(noted)
         groups: dict[tuple[str, str], list[str]] = {}
         for part, (fmt, source) in parts.items():
             groups.setdefault((fmt.precision(), source), []).append(part)

@@ -50,6 +50,8 @@ def quantize_even(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray
     da4ml's ``SAT`` mode: da4ml 0.5.2's SAT comparators give wrong RTL (and C++ ``predict``)
     on values whose internal scale factor is far from 1, which the CMVM solver produces.
     """
+    if (fmt.rounding, fmt.overflow) != ("RND_CONV", "SAT"):
+        return quantize_modes(x, fmt)   # a config precision (e.g. hls4ml's TRN, WRAP)
     k, i, f = kif(fmt)
     out = np.empty(x.shape, dtype=object)
     lo, hi = fmt.min_code * fmt.lsb, fmt.max_code * fmt.lsb
@@ -75,3 +77,113 @@ def trace_op(op: Op, *inputs: FixedVariableArray) -> FixedVariableArray:
         raise NotImplementedError(f"op '{op.name}' of kind {op.kind!r} has no RTL tracer; "
                                   f"traceable kinds: {', '.join(sorted(TRACERS))}")
     return fn(op, *inputs)
+
+
+# ------------------------------------------------------------------ layers users bring
+# (op kinds added with the supported-layer table; see codesign.fixedpoint)
+
+def _wrap(x: FixedVariableArray, vars_) -> FixedVariableArray:
+    return FixedVariableArray(np.asarray(vars_, dtype=object), x.solver_options)
+
+
+def quantize_modes(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
+    """``fmt.from_codes`` in logic for every rounding (TRN floor, RND half up, RND_CONV half to
+    even) and overflow (WRAP: da4ml's own wrap-around; SAT: relus, see ``quantize_even``)."""
+    k, i, f = kif(fmt)
+    out = np.empty(x.shape, dtype=object)
+    lo, hi = fmt.min_code * fmt.lsb, fmt.max_code * fmt.lsb
+    s = 2.0 ** -f
+    for idx, v in np.ndenumerate(x._vars):
+        f_in = v.kif[2]
+        if f_in > f:
+            e = 2.0 ** -f_in
+            if fmt.rounding == "RND_CONV":
+                v = v + v.quantize(0, 1 - f, f) * (e / s) + (s / 2 - e)
+            elif fmt.rounding == "RND":
+                v = v + s / 2
+            v = v.quantize(1, max(v.kif[1], i) + 1, f)          # floor (never wraps)
+        if fmt.overflow == "SAT":
+            if v.low < lo:
+                v = (v - lo).relu() + lo if lo else v.relu()
+            if v.high > hi:
+                v = hi - (hi - v).relu()
+        out[idx] = v.quantize(k, i, f)                           # WRAP (a no-op once saturated)
+    return FixedVariableArray(out, x.solver_options)
+
+
+@tracer("relu")
+def trace_relu(op, x: FixedVariableArray) -> FixedVariableArray:
+    """``max(x, 0)`` on the same grid."""
+    return x.relu()
+
+
+@tracer("reshape")
+def trace_reshape(op, x: FixedVariableArray) -> FixedVariableArray:
+    """Flatten / Reshape: wires only."""
+    return x.reshape(tuple(op.shape))
+
+
+@tracer("add")
+def trace_add(op, *xs: FixedVariableArray) -> FixedVariableArray:
+    """Exact elementwise sum (da4ml aligns the binary points)."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
+@tracer("aggregate")
+def trace_aggregate(op, x: FixedVariableArray, a: FixedVariableArray | None = None) -> FixedVariableArray:
+    """``A @ x (+ c x)`` over the node axis: a constant ``A`` is an adder tree (da4ml's CMVM),
+    a dynamic one multiplies (N x N x F products)."""
+    if a is None:
+        y = (op.matrix * op.matrix_fmt.lsb) @ x
+    else:
+        y = _wrap(x, np.matmul(a._vars, x._vars))
+    if op.self_coef is not None:
+        y = y + x * (op.self_coef * op.self_fmt.lsb)
+    return y
+
+
+def _max(a, b):
+    """``max(a, b)`` as ``b + relu(a - b)`` (relus, not da4ml's comparators: see ``quantize_even``)."""
+    return b + (a - b).relu()
+
+
+@tracer("pool")
+def trace_pool(op, x: FixedVariableArray) -> FixedVariableArray:
+    """Sum / max over the node axis (axis 0 without the batch); an average is the sum times
+    ``2**-k`` (N = 2**k: wires) or times the constant ``q(1/N)``."""
+    rows = [x._vars[n] for n in range(x.shape[0])]
+    if op.mode == "max":
+        best = rows[0]
+        for r in rows[1:]:
+            best = np.array([_max(p, q) for p, q in zip(best, r)], dtype=object)
+        return _wrap(x, best)
+    total = _wrap(x, np.sum(np.stack(rows), axis=0))
+    if op.mode == "avg":
+        factor = op.scale * op.scale_fmt.lsb if op.scale is not None else 2.0 ** (op.in_frac - op.out.frac)
+        total = total * factor
+    return total
+
+
+def replay(op: Op, formats: list[FixedFormat], values: list[np.ndarray]) -> np.ndarray:
+    """Codes of ``op`` computed by its da4ml logic (``trace_op``, ``comb_trace``, and da4ml's
+    bit-exact C++ interpreter, which the RTL follows) on input codes ``values`` (batch first)
+    on ``formats``: the op-by-op check of a tracer against ``op.forward``."""
+    from da4ml.trace import comb_trace
+    shapes = [v.shape[1:] for v in values]
+    sizes = [int(np.prod(s)) for s in shapes]
+    inp = inputs_of([f for f, n in zip(formats, sizes) for _ in range(n)])
+    parts, pos = [], 0
+    for shape, n in zip(shapes, sizes):
+        parts.append(inp[pos:pos + n].reshape(shape))
+        pos += n
+    out = trace_op(op, *parts)
+    comb = comb_trace(list(inp._vars.ravel()), list(np.ravel(out._vars)))
+    data = np.concatenate([f.to_float(v.reshape(len(v), -1)) for f, v in zip(formats, values)], axis=1)
+    got = np.asarray(comb.predict(data), dtype=np.float64).reshape(len(data), *out.shape)
+    codes = got / op.out.lsb
+    if not np.array_equal(codes, np.round(codes)):
+        raise AssertionError(f"op '{op.name}': the traced logic gives values off the grid of {op.out.precision()}")
+    return codes.astype(np.int64)
