@@ -42,7 +42,7 @@ def hls_flow(model, fp: FixedPointModel, inputs, expected, folder: Path, setting
     return {**{k: csim[k] for k in keep}, "csynth": csynth}
 
 
-@register_step("hls", sections=("hls", "board"), after=("vectors",))
+@register_step("hls", sections=("hls", "board", "precision"), after=("vectors",))
 def hls_step(design: Design) -> dict:
     from codesign.train.step import load_trained
     from codesign.vectors.step import VARIANT, load_vectors
