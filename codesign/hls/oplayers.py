@@ -113,10 +113,31 @@ def _chain(op: Op, shape: dict[str, tuple]) -> list[dict]:
     return layers
 
 
+def _merged_reshapes(fp: FixedPointModel) -> tuple[dict[str, str], set[str]]:
+    """Consecutive reshapes as one (hls4ml 1.3.0's io_stream wiring loses the second of two):
+    (reshape op -> the input it reads after merging, reshape ops read only by reshapes: dropped)."""
+    readers: dict[str, list] = {}
+    for op in fp.ops:
+        for name in op.inputs:
+            readers.setdefault(name, []).append(op)
+    source, dropped = {}, set()
+    for op in fp.ops:
+        if op.kind != "reshape":
+            continue
+        src = op.inputs[0]
+        while fp.by_name[src].kind == "reshape":
+            src = fp.by_name[src].inputs[0]
+        source[op.name] = src
+        if op.name != fp.output and readers.get(op.name) and all(r.kind == "reshape" for r in readers[op.name]):
+            dropped.add(op.name)
+    return source, dropped
+
+
 def op_layers(fp: FixedPointModel, pack: bool = False) -> tuple[list[dict], list[str], list[str]]:
     """(layers, input names, output names) for ``hls4ml.model.graph.ModelGraph.from_layer_list``;
     ``pack``: the inputs become slices of one ``request`` input (single-input backends)."""
     shape = shapes(fp)
+    reshape_source, dropped = _merged_reshapes(fp)
     layers: list[dict] = []
     offset = 0
     if pack:
@@ -136,6 +157,10 @@ def op_layers(fp: FixedPointModel, pack: bool = False) -> tuple[list[dict], list
                                "data_format": "channels_last", "input_shape": list(op.shape)})
         elif op.kind in ("concat", "add") and len(op.inputs) > 1:
             layers.extend(_chain(op, shape))
+        elif op.kind == "reshape":
+            if op.name not in dropped:
+                layers.append({"name": hls_name(op.name), "inputs": [hls_name(reshape_source[op.name])],
+                               "data_format": "channels_last", **_layer(op, shape)})
         else:
             layers.append({"name": hls_name(op.name), "inputs": [hls_name(i) for i in op.inputs],
                            "data_format": "channels_last", **_layer(op, shape)})
