@@ -968,7 +968,7 @@ class _Builder:
                 self._quant_input(a_in, afmt)
             else:
                 afmt = self._grid(a_in).out
-            if a_in.out != afmt:
+            if (a_in.out.width, a_in.out.integer, a_in.out.signed) != (afmt.width, afmt.integer, afmt.signed):
                 raise UnsupportedModelError(f"graph layer '{layer.name}': its adjacency input '{a_in.name}' is on "
                                             f"{a_in.out.precision()}, not on the layer's adjacency grid "
                                             f"{afmt.precision()}")
