@@ -65,6 +65,13 @@ def _set_weights(model: tf.keras.Model, rng, scale: float) -> None:
 
 def zoo_model(seed: int) -> ZooModel:
     """A random model of the supported layers; structure cycled by ``seed`` (see module doc)."""
+    from tensorflow.python.autograph.core import ag_ctx
+    # the layers' calls run as written (no autograph conversion): 5x faster model building
+    with ag_ctx.ControlStatusCtx(status=ag_ctx.Status.DISABLED):
+        return _zoo_model(seed)
+
+
+def _zoo_model(seed: int) -> ZooModel:
     rng = np.random.default_rng(seed)
     quantized = (seed // 25) % 2 == 1      # seeds 25..49: the quantized twin of every choice
     n, f, c = int(rng.choice([3, 4])), int(rng.integers(2, 4)), int(rng.integers(2, 4))

@@ -256,3 +256,19 @@ def test_unsupported_forms_are_refused_with_the_reason():
     with pytest.raises(Exception):
         GINConv(2)([L.Input((2,)), sa])
     _refused(tf.keras.Model([x, sa], L.Dense(1)(x)), "sparse")
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 8])   # GIN, GraphSAGE (static sum, mean), float static GCN
+def test_model_files_of_new_layers_load_and_read_the_same(seed, tmp_path):
+    from codesign.models.modelfile import load_model_file
+    from codesign.vectors.make import keras_vs_reference
+    for z in (zoo_model(seed), issue_example()) if seed == 4 else (zoo_model(seed),):
+        path = tmp_path / f"{z.model.name}.h5"
+        z.model.save(path)
+        loaded = load_model_file(path, SUPPORTED_LAYERS)
+        fp, fp2 = build(z), FixedPointModel.from_keras(loaded, z.precision)
+        assert fp.describe() == fp2.describe()
+        inputs = realistic_inputs(fp, 300, np.random.default_rng(seed))
+        assert np.array_equal(fp.predict(inputs), fp2.predict(inputs))
+        r = keras_vs_reference(loaded, fp2, inputs)
+        assert set(r["layers"]) <= {layer.name for layer in loaded.layers} and r["why"]

@@ -42,12 +42,12 @@ def hls_flow(model, fp: FixedPointModel, inputs, expected, folder: Path, setting
     return {**{k: csim[k] for k in keep}, "csynth": csynth}
 
 
-@register_step("hls", sections=("hls", "board"), after=("vectors",))
+@register_step("hls", sections=("hls", "board", "precision"), after=("vectors",))
 def hls_step(design: Design) -> dict:
     from codesign.train.step import load_trained
     from codesign.vectors.step import VARIANT, load_vectors
     model = load_trained(design, VARIANT)
-    fp = FixedPointModel.from_keras(model)
+    fp = FixedPointModel.from_keras(model, design.cfg.precision)
     inputs, expected, kinds = load_vectors(design.path("vectors") / "vectors.npz")
     settings = settings_for(design.cfg.hls, design.cfg.board)
     return hls_flow(model, fp, inputs, expected, design.path("hls"), settings, kinds,
