@@ -80,7 +80,8 @@ def test_precision_config_section_is_strict():
                                       "layers": {"gcn": "fixed<12,4>", "fc": {"weight": "fixed<8,1>"}}}})
     assert cfg.precision.default == "fixed<16,6>" and cfg.precision.layers["fc"].result is None
     for bad, why in (({"default": "fixed<16>"}, "precision.default"), ({"layer": {}}, "unknown key 'precision.layer'"),
-                     ({"inputs": {"x": "fixed<8,3,FLOOR>"}}, "FLOOR")):
+                     ({"inputs": {"x": "fixed<8,3,FLOOR>"}}, "FLOOR"),
+                     ({"layers": {"fc": {"weigth": "fixed<8,1>"}}}, "precision.layers.fc: unknown key.*weigth.*weight, bias, result")):
         with pytest.raises(ConfigError, match=why):
             parse_config({"precision": bad})
 
@@ -100,8 +101,10 @@ def test_float_parts_warn_once_name_the_key_and_are_described():
     assert described["gcn/q"]["out"]["rounding"] == "TRN" and described["gcn/q"]["out"]["overflow"] == "WRAP"
     assert described["a"]["precision"]["values"]["from"] == "config precision.inputs.a"
     # the config sets them: formats follow, the source says so
-    fp2 = FixedPointModel.from_keras(z.model, {"inputs": {"x": "fixed<8,3>", "a": "ufixed<4,1>"},
-                                               "layers": {"gcn": {"weight": "fixed<10,2>", "result": "fixed<12,5,RND,SAT>"}}})
+    section = parse_config({"precision": {"inputs": {"x": "fixed<8,3>", "a": "ufixed<4,1>"},
+                                          "layers": {"gcn": {"weight": "fixed<10,2>", "result": "fixed<12,5,RND,SAT>"}}}})
+    with pytest.warns(PrecisionWarning, match="fixed<10,2> .* for its weight \\(config precision.layers.gcn.weight\\)"):
+        fp2 = FixedPointModel.from_keras(z.model, section.precision)
     assert fp2.by_name["x"].out == parse_precision("fixed<8,3>")
     assert fp2.by_name["gcn/acc"].kernel_fmt == parse_precision("fixed<10,2>")
     assert fp2.by_name["gcn/q"].out == parse_precision("fixed<12,5,RND,SAT>")
@@ -252,6 +255,8 @@ def test_unsupported_forms_are_refused_with_the_reason():
              "mean aggregation over a dynamic adjacency")
     _refused(tf.keras.Model(x, L.Dense(2, activation="tanh", name="t")(x)), "activation 'tanh'")
     _refused(tf.keras.Model(x, L.Reshape((6,))(L.Conv1D(2, 1, name="conv")(x))), "'conv' of class Conv1D.*GINConvBatch")
+    from spektral.layers import GINConvBatch
+    _refused(tf.keras.Model([x, a], GINConvBatch(2, mlp_hidden=[2], name="g")([x, a])), "mlp_batchnorm=False")
     sa = L.Input((3, 3), sparse=True, name="sa")
     with pytest.raises(Exception):
         GINConv(2)([L.Input((2,)), sa])
