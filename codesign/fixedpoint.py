@@ -57,6 +57,14 @@ SUPPORTED_LAYERS = ("InputLayer", "QEmbedding", "QGCNConv", "QActivation", "Node
                     "BatchNormalization", "QBatchNormalization", "GCNConv", "GINConvBatch",
                     "QGraphSageConv", "GlobalSumPool", "GlobalAvgPool", "GlobalMaxPool")
 
+# why a near miss is refused, and what to use instead
+HINTS = {
+    "GINConv": " (it takes a sparse adjacency; use Spektral's GINConvBatch with a dense (N, N) adjacency input)",
+    "GraphSageConv": (" (Spektral's always L2-normalizes its output, which has no exact fixed-point form, and "
+                      "takes a sparse adjacency; use codesign.models.layers.QGraphSageConv)"),
+    "GlobalAttentionPool": " (attention needs a softmax: use GlobalSumPool, GlobalAvgPool or GlobalMaxPool)",
+}
+
 DEFAULT_PRECISION = "fixed<16,6>"  # hls4ml's default type: TRN, WRAP
 ROUNDINGS = ("TRN", "RND", "RND_CONV")
 OVERFLOWS = ("WRAP", "SAT")
@@ -708,13 +716,14 @@ class _Builder:
         return fmt
 
     def build(self) -> FixedPointModel:
-        for layer in self.model.layers:
+        for layer in self.model.layers:     # every class first, then the details of each layer
             kind = type(layer).__name__
-            handler = getattr(self, f"_{kind}", None)
-            if handler is None:
+            if kind not in SUPPORTED_LAYERS:
                 raise UnsupportedModelError(
-                    f"layer '{layer.name}' of class {kind} is not supported; supported layers: "
-                    f"{', '.join(SUPPORTED_LAYERS)}")
+                    f"layer '{layer.name}' of class {kind} is not supported{HINTS.get(kind, '')}; supported "
+                    f"layers: {', '.join(SUPPORTED_LAYERS)}")
+        for layer in self.model.layers:
+            handler = getattr(self, f"_{type(layer).__name__}")
             op = handler(layer, [self.layer_op[n] for n in self.inbound[layer.name] if n in self.layer_op])
             if op.name not in self.ops:
                 self._add(op)
