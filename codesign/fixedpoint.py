@@ -35,7 +35,9 @@ Float parts (explicit precisions, hls4ml's notation ``fixed<W,I[,ROUND,OVERFLOW]
   are exact: their output format covers every value (interval arithmetic).
 - ``GlobalAvgPool`` over N nodes is ``sum * 1/N``: for N a power of two an exact shift (the
   sum's codes with log2(N) more fractional bits); otherwise the exact product of the sum and
-  1/N rounded onto the layer's weight precision (so it is ``sum * q(1/N)``, not the exact mean).
+  1/N rounded onto the layer's weight precision (``sum * q(1/N)``, not the exact mean), then
+  quantized onto the layer's result precision like any float layer (as hls4ml's pooling
+  result type).
 - A ``BatchNormalization`` / ``QBatchNormalization`` right after a dense layer is folded into it
   in float (``W * g/sqrt(v+eps)``, ``(b - m) * g/sqrt(v+eps) + beta``), and the folded kernel
   and bias are then quantized with the dense layer's quantizers (or its config precision).
@@ -1098,9 +1100,10 @@ class _Builder:
         parts: dict = {}
         (scale,), sfmt = self._weights(layer, [1.0 / n], None, "weight", parts)
         scale = int(scale)
-        op = PoolOp(layer.name, "pool", [src.name], FixedFormat.covering(
+        acc = PoolOp(layer.name, "pool", [src.name], FixedFormat.covering(
             min(lo * scale, hi * scale), max(lo * scale, hi * scale), src.out.frac + sfmt.frac),
             mode="avg", scale=scale, scale_fmt=sfmt, in_frac=src.out.frac)
+        op = self._tail(layer.name, acc, True, "linear", layer.name, parts)
         self._record("layer", layer.name, "GlobalAvgPool", f"precision.layers.{layer.name}", parts, op)
         return op
 

@@ -169,8 +169,9 @@ def trace_pool(op, x: FixedVariableArray) -> FixedVariableArray:
 
 def replay(op: Op, formats: list[FixedFormat], values: list[np.ndarray]) -> np.ndarray:
     """Codes of ``op`` computed by its da4ml logic (``trace_op``, ``comb_trace``, and da4ml's
-    bit-exact C++ interpreter, which the RTL follows) on input codes ``values`` (batch first)
-    on ``formats``: the op-by-op check of a tracer against ``op.forward``."""
+    bit-exact C++ interpreter, which the RTL follows; its Python interpreter where a value is
+    wider than the C++ one's 32 bits) on input codes ``values`` (batch first) on ``formats``:
+    the op-by-op check of a tracer against ``op.forward``."""
     from da4ml.trace import comb_trace
     shapes = [v.shape[1:] for v in values]
     sizes = [int(np.prod(s)) for s in shapes]
@@ -182,7 +183,11 @@ def replay(op: Op, formats: list[FixedFormat], values: list[np.ndarray]) -> np.n
     out = trace_op(op, *parts)
     comb = comb_trace(list(inp._vars.ravel()), list(np.ravel(out._vars)))
     data = np.concatenate([f.to_float(v.reshape(len(v), -1)) for f, v in zip(formats, values)], axis=1)
-    got = np.asarray(comb.predict(data), dtype=np.float64).reshape(len(data), *out.shape)
+    if max(f.width for f in [*formats, op.out]) <= 32:
+        got = np.asarray(comb.predict(data), dtype=np.float64)
+    else:   # da4ml 0.5.2's C++ interpreter wraps values wider than 32 bits: its Python one, row by row
+        got = np.array([[float(v) for v in comb(row)] for row in data])
+    got = got.reshape(len(data), *out.shape)
     codes = got / op.out.lsb
     if not np.array_equal(codes, np.round(codes)):
         raise AssertionError(f"op '{op.name}': the traced logic gives values off the grid of {op.out.precision()}")
