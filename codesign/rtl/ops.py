@@ -82,10 +82,6 @@ def trace_op(op: Op, *inputs: FixedVariableArray) -> FixedVariableArray:
 # ------------------------------------------------------------------ layers users bring
 # (op kinds added with the supported-layer table; see codesign.fixedpoint)
 
-def _wrap(x: FixedVariableArray, vars_) -> FixedVariableArray:
-    return FixedVariableArray(np.asarray(vars_, dtype=object), x.solver_options)
-
-
 def quantize_modes(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
     """``fmt.from_codes`` in logic for every rounding (TRN floor, RND half up, RND_CONV half to
     even) and overflow (WRAP: da4ml's own wrap-around; SAT: relus, see ``quantize_even``)."""
@@ -139,7 +135,7 @@ def trace_aggregate(op, x: FixedVariableArray, a: FixedVariableArray | None = No
     if a is None:
         y = (op.matrix * op.matrix_fmt.lsb) @ x
     else:
-        y = _wrap(x, np.matmul(a._vars, x._vars))
+        y = FixedVariableArray(np.matmul(a._vars, x._vars), x.solver_options)
     if op.self_coef is not None:
         y = y + x * (op.self_coef * op.self_fmt.lsb)
     return y
@@ -159,8 +155,8 @@ def trace_pool(op, x: FixedVariableArray) -> FixedVariableArray:
         best = rows[0]
         for r in rows[1:]:
             best = np.array([_max(p, q) for p, q in zip(best, r)], dtype=object)
-        return _wrap(x, best)
-    total = _wrap(x, np.sum(np.stack(rows), axis=0))
+        return FixedVariableArray(best, x.solver_options)
+    total = FixedVariableArray(np.sum(np.stack(rows), axis=0), x.solver_options)
     if op.mode == "avg":
         factor = op.scale * op.scale_fmt.lsb if op.scale is not None else 2.0 ** (op.in_frac - op.out.frac)
         total = total * factor
