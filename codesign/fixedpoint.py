@@ -814,8 +814,7 @@ class _Builder:
             ops_after.append(("q", lambda src, n: QuantOp(n, "quant", [src.name], fmt, quantizer=
                                                           f"precision {fmt.precision()}", in_frac=src.out.frac)))
         if act == "relu":
-            ops_after.append(("relu", lambda src, n: ReluOp(n, "relu", [src.name], FixedFormat.covering(
-                0, src.out.max_code, src.out.frac))))
+            ops_after.append(("relu", lambda src, n: self._relu(n, src)))
         acc.name = name if not ops_after else f"{name}/acc"
         out = self._add(acc)
         for j, (part, make) in enumerate(ops_after):
@@ -958,7 +957,6 @@ class _Builder:
         kernel, kfmt = self._weights(layer, layer.kernel.numpy(), "kernel_quantizer", "weight", parts)
         bias, bfmt = (None, None) if not layer.use_bias else self._weights(
             layer, layer.bias.numpy(), "bias_quantizer", "bias", parts)
-        aq = getattr(layer, "adjacency_quantizer", None)
         float_layer = all(getattr(layer, q, None) is None for q in
                           ("kernel_quantizer", "bias_quantizer", "adjacency_quantizer"))
         n = int(layer.input_shape[0][-2] if isinstance(layer.input_shape, list) else layer.input_shape[-2])
@@ -974,15 +972,7 @@ class _Builder:
             hi = pos.sum(1)[:, None] * xw_hi[None] + neg.sum(1)[:, None] * xw_lo[None]
         else:
             adjacency = None
-            if aq is not None:
-                afmt = quantizer_format(aq)
-                self._quant_input(a_in, afmt)
-            else:
-                afmt = self._grid(a_in).out
-            if (a_in.out.width, a_in.out.integer, a_in.out.signed) != (afmt.width, afmt.integer, afmt.signed):
-                raise UnsupportedModelError(f"graph layer '{layer.name}': its adjacency input '{a_in.name}' is on "
-                                            f"{a_in.out.precision()}, not on the layer's adjacency grid "
-                                            f"{afmt.precision()}")
+            afmt = self._adjacency_grid(layer, a_in)
             corners = [c * x for c in (afmt.min_code, afmt.max_code) for x in (xw_lo, xw_hi)]
             lo = n * np.minimum.reduce(corners)[None]
             hi = n * np.maximum.reduce(corners)[None]
@@ -1023,10 +1013,18 @@ class _Builder:
                                      matrix_fmt=mfmt, self_coef=coef, self_fmt=cfmt, in_frac=src.out.frac))
 
     def _adjacency_grid(self, layer, a_in: Op) -> FixedFormat:
+        """The grid of a dynamic adjacency input: the layer's adjacency quantizer (which must then
+        be the input's grid), else the input's own precision."""
         aq = getattr(layer, "adjacency_quantizer", None)
-        if aq is not None:
-            self._quant_input(a_in, quantizer_format(aq))
-        return self._grid(a_in).out
+        if aq is None:
+            return self._grid(a_in).out
+        afmt = quantizer_format(aq)
+        self._quant_input(a_in, afmt)
+        if (a_in.out.width, a_in.out.integer, a_in.out.signed) != (afmt.width, afmt.integer, afmt.signed):
+            raise UnsupportedModelError(f"graph layer '{layer.name}': its adjacency input '{a_in.name}' is on "
+                                        f"{a_in.out.precision()}, not on the layer's adjacency grid "
+                                        f"{afmt.precision()}; set precision.inputs.{a_in.name} to it or drop it")
+        return afmt
 
     def _GINConvBatch(self, layer, ins):
         src, a_in = self._graph_inputs(layer, ins, False)

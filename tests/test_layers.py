@@ -12,7 +12,6 @@ from codesign.config import ConfigError, parse_config
 from codesign.fixedpoint import (SUPPORTED_LAYERS, FixedFormat, FixedPointModel, InputOp, PrecisionWarning,
                                  UnsupportedModelError, parse_precision)
 from codesign.rtl.ops import TRACERS, inputs_of, quantize_even, replay
-from codesign.vectors.make import keras_predict
 from tests.model_zoo import issue_example, layer_classes, zoo_model
 
 NEW_KINDS = ("relu", "reshape", "add", "aggregate", "pool")
