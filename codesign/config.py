@@ -322,6 +322,16 @@ class PrecisionConfig(Section):
     def _valid_inputs(cls, tree: dict[str, str]) -> dict[str, str]:
         return {k: _precision(v) for k, v in tree.items()}
 
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layer_keys(cls, tree):
+        for name, entry in (tree.items() if isinstance(tree, dict) else ()):
+            unknown = sorted(set(entry) - set(LayerPrecision.model_fields)) if isinstance(entry, dict) else []
+            if unknown:
+                raise ValueError(f"precision.layers.{name}: unknown key(s) {', '.join(unknown)}; allowed: "
+                                 f"{', '.join(LayerPrecision.model_fields)} (or one precision for all three)")
+        return tree
+
     @field_validator("layers")
     @classmethod
     def _valid_layers(cls, tree: dict) -> dict:

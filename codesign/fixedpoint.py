@@ -35,7 +35,9 @@ Float parts (explicit precisions, hls4ml's notation ``fixed<W,I[,ROUND,OVERFLOW]
   are exact: their output format covers every value (interval arithmetic).
 - ``GlobalAvgPool`` over N nodes is ``sum * 1/N``: for N a power of two an exact shift (the
   sum's codes with log2(N) more fractional bits); otherwise the exact product of the sum and
-  1/N rounded onto the layer's weight precision (so it is ``sum * q(1/N)``, not the exact mean).
+  1/N rounded onto the layer's weight precision (``sum * q(1/N)``, not the exact mean), then
+  quantized onto the layer's result precision like any float layer (as hls4ml's pooling
+  result type).
 - A ``BatchNormalization`` / ``QBatchNormalization`` right after a dense layer is folded into it
   in float (``W * g/sqrt(v+eps)``, ``(b - m) * g/sqrt(v+eps) + beta``), and the folded kernel
   and bias are then quantized with the dense layer's quantizers (or its config precision).
@@ -56,6 +58,14 @@ SUPPORTED_LAYERS = ("InputLayer", "QEmbedding", "QGCNConv", "QActivation", "Node
                     "Dense", "Activation", "Flatten", "Reshape", "Add", "Embedding",
                     "BatchNormalization", "QBatchNormalization", "GCNConv", "GINConvBatch",
                     "QGraphSageConv", "GlobalSumPool", "GlobalAvgPool", "GlobalMaxPool")
+
+# why a near miss is refused, and what to use instead
+HINTS = {
+    "GINConv": " (it takes a sparse adjacency; use Spektral's GINConvBatch with a dense (N, N) adjacency input)",
+    "GraphSageConv": (" (Spektral's always L2-normalizes its output, which has no exact fixed-point form, and "
+                      "takes a sparse adjacency; use codesign.models.layers.QGraphSageConv)"),
+    "GlobalAttentionPool": " (attention needs a softmax: use GlobalSumPool, GlobalAvgPool or GlobalMaxPool)",
+}
 
 DEFAULT_PRECISION = "fixed<16,6>"  # hls4ml's default type: TRN, WRAP
 ROUNDINGS = ("TRN", "RND", "RND_CONV")
@@ -708,13 +718,14 @@ class _Builder:
         return fmt
 
     def build(self) -> FixedPointModel:
-        for layer in self.model.layers:
+        for layer in self.model.layers:     # every class first, then the details of each layer
             kind = type(layer).__name__
-            handler = getattr(self, f"_{kind}", None)
-            if handler is None:
+            if kind not in SUPPORTED_LAYERS:
                 raise UnsupportedModelError(
-                    f"layer '{layer.name}' of class {kind} is not supported; supported layers: "
-                    f"{', '.join(SUPPORTED_LAYERS)}")
+                    f"layer '{layer.name}' of class {kind} is not supported{HINTS.get(kind, '')}; supported "
+                    f"layers: {', '.join(SUPPORTED_LAYERS)}")
+        for layer in self.model.layers:
+            handler = getattr(self, f"_{type(layer).__name__}")
             op = handler(layer, [self.layer_op[n] for n in self.inbound[layer.name] if n in self.layer_op])
             if op.name not in self.ops:
                 self._add(op)
@@ -803,8 +814,7 @@ class _Builder:
             ops_after.append(("q", lambda src, n: QuantOp(n, "quant", [src.name], fmt, quantizer=
                                                           f"precision {fmt.precision()}", in_frac=src.out.frac)))
         if act == "relu":
-            ops_after.append(("relu", lambda src, n: ReluOp(n, "relu", [src.name], FixedFormat.covering(
-                0, src.out.max_code, src.out.frac))))
+            ops_after.append(("relu", lambda src, n: self._relu(n, src)))
         acc.name = name if not ops_after else f"{name}/acc"
         out = self._add(acc)
         for j, (part, make) in enumerate(ops_after):
@@ -947,7 +957,6 @@ class _Builder:
         kernel, kfmt = self._weights(layer, layer.kernel.numpy(), "kernel_quantizer", "weight", parts)
         bias, bfmt = (None, None) if not layer.use_bias else self._weights(
             layer, layer.bias.numpy(), "bias_quantizer", "bias", parts)
-        aq = getattr(layer, "adjacency_quantizer", None)
         float_layer = all(getattr(layer, q, None) is None for q in
                           ("kernel_quantizer", "bias_quantizer", "adjacency_quantizer"))
         n = int(layer.input_shape[0][-2] if isinstance(layer.input_shape, list) else layer.input_shape[-2])
@@ -963,15 +972,7 @@ class _Builder:
             hi = pos.sum(1)[:, None] * xw_hi[None] + neg.sum(1)[:, None] * xw_lo[None]
         else:
             adjacency = None
-            if aq is not None:
-                afmt = quantizer_format(aq)
-                self._quant_input(a_in, afmt)
-            else:
-                afmt = self._grid(a_in).out
-            if a_in.out != afmt:
-                raise UnsupportedModelError(f"graph layer '{layer.name}': its adjacency input '{a_in.name}' is on "
-                                            f"{a_in.out.precision()}, not on the layer's adjacency grid "
-                                            f"{afmt.precision()}")
+            afmt = self._adjacency_grid(layer, a_in)
             corners = [c * x for c in (afmt.min_code, afmt.max_code) for x in (xw_lo, xw_hi)]
             lo = n * np.minimum.reduce(corners)[None]
             hi = n * np.maximum.reduce(corners)[None]
@@ -1012,10 +1013,18 @@ class _Builder:
                                      matrix_fmt=mfmt, self_coef=coef, self_fmt=cfmt, in_frac=src.out.frac))
 
     def _adjacency_grid(self, layer, a_in: Op) -> FixedFormat:
+        """The grid of a dynamic adjacency input: the layer's adjacency quantizer (which must then
+        be the input's grid), else the input's own precision."""
         aq = getattr(layer, "adjacency_quantizer", None)
-        if aq is not None:
-            self._quant_input(a_in, quantizer_format(aq))
-        return self._grid(a_in).out
+        if aq is None:
+            return self._grid(a_in).out
+        afmt = quantizer_format(aq)
+        self._quant_input(a_in, afmt)
+        if (a_in.out.width, a_in.out.integer, a_in.out.signed) != (afmt.width, afmt.integer, afmt.signed):
+            raise UnsupportedModelError(f"graph layer '{layer.name}': its adjacency input '{a_in.name}' is on "
+                                        f"{a_in.out.precision()}, not on the layer's adjacency grid "
+                                        f"{afmt.precision()}; set precision.inputs.{a_in.name} to it or drop it")
+        return afmt
 
     def _GINConvBatch(self, layer, ins):
         src, a_in = self._graph_inputs(layer, ins, False)
@@ -1089,9 +1098,10 @@ class _Builder:
         parts: dict = {}
         (scale,), sfmt = self._weights(layer, [1.0 / n], None, "weight", parts)
         scale = int(scale)
-        op = PoolOp(layer.name, "pool", [src.name], FixedFormat.covering(
+        acc = PoolOp(layer.name, "pool", [src.name], FixedFormat.covering(
             min(lo * scale, hi * scale), max(lo * scale, hi * scale), src.out.frac + sfmt.frac),
             mode="avg", scale=scale, scale_fmt=sfmt, in_frac=src.out.frac)
+        op = self._tail(layer.name, acc, True, "linear", layer.name, parts)
         self._record("layer", layer.name, "GlobalAvgPool", f"precision.layers.{layer.name}", parts, op)
         return op
 

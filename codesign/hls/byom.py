@@ -47,7 +47,7 @@ def run_byom(path: Path, out: Path, cfg: DesignConfig, n_vectors: int = 1000, se
     """Vectors + HLS C simulation (+ synthesis) of the model in ``path``; returns the summary."""
     check_byom(path, out, n_vectors)
     model = load_model(path)
-    fp = FixedPointModel.from_keras(model, cfg.precision)  # float parts: the config's precision section
+    fp = FixedPointModel.from_keras(model, cfg.precision)
     rng = np.random.default_rng(seed)
     random = random_inputs(fp, n_vectors, rng)
     corners, corner_kinds = corner_inputs(fp, random)

@@ -82,10 +82,6 @@ def trace_op(op: Op, *inputs: FixedVariableArray) -> FixedVariableArray:
 # ------------------------------------------------------------------ layers users bring
 # (op kinds added with the supported-layer table; see codesign.fixedpoint)
 
-def _wrap(x: FixedVariableArray, vars_) -> FixedVariableArray:
-    return FixedVariableArray(np.asarray(vars_, dtype=object), x.solver_options)
-
-
 def quantize_modes(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
     """``fmt.from_codes`` in logic for every rounding (TRN floor, RND half up, RND_CONV half to
     even) and overflow (WRAP: da4ml's own wrap-around; SAT: relus, see ``quantize_even``)."""
@@ -139,7 +135,7 @@ def trace_aggregate(op, x: FixedVariableArray, a: FixedVariableArray | None = No
     if a is None:
         y = (op.matrix * op.matrix_fmt.lsb) @ x
     else:
-        y = _wrap(x, np.matmul(a._vars, x._vars))
+        y = FixedVariableArray(np.matmul(a._vars, x._vars), x.solver_options)
     if op.self_coef is not None:
         y = y + x * (op.self_coef * op.self_fmt.lsb)
     return y
@@ -159,8 +155,8 @@ def trace_pool(op, x: FixedVariableArray) -> FixedVariableArray:
         best = rows[0]
         for r in rows[1:]:
             best = np.array([_max(p, q) for p, q in zip(best, r)], dtype=object)
-        return _wrap(x, best)
-    total = _wrap(x, np.sum(np.stack(rows), axis=0))
+        return FixedVariableArray(best, x.solver_options)
+    total = FixedVariableArray(np.sum(np.stack(rows), axis=0), x.solver_options)
     if op.mode == "avg":
         factor = op.scale * op.scale_fmt.lsb if op.scale is not None else 2.0 ** (op.in_frac - op.out.frac)
         total = total * factor
@@ -169,8 +165,9 @@ def trace_pool(op, x: FixedVariableArray) -> FixedVariableArray:
 
 def replay(op: Op, formats: list[FixedFormat], values: list[np.ndarray]) -> np.ndarray:
     """Codes of ``op`` computed by its da4ml logic (``trace_op``, ``comb_trace``, and da4ml's
-    bit-exact C++ interpreter, which the RTL follows) on input codes ``values`` (batch first)
-    on ``formats``: the op-by-op check of a tracer against ``op.forward``."""
+    bit-exact C++ interpreter, which the RTL follows; its Python interpreter where a value is
+    wider than the C++ one's 32 bits) on input codes ``values`` (batch first) on ``formats``:
+    the op-by-op check of a tracer against ``op.forward``."""
     from da4ml.trace import comb_trace
     shapes = [v.shape[1:] for v in values]
     sizes = [int(np.prod(s)) for s in shapes]
@@ -182,7 +179,11 @@ def replay(op: Op, formats: list[FixedFormat], values: list[np.ndarray]) -> np.n
     out = trace_op(op, *parts)
     comb = comb_trace(list(inp._vars.ravel()), list(np.ravel(out._vars)))
     data = np.concatenate([f.to_float(v.reshape(len(v), -1)) for f, v in zip(formats, values)], axis=1)
-    got = np.asarray(comb.predict(data), dtype=np.float64).reshape(len(data), *out.shape)
+    if max(f.width for f in [*formats, op.out]) <= 32:
+        got = np.asarray(comb.predict(data), dtype=np.float64)
+    else:   # da4ml 0.5.2's C++ interpreter wraps values wider than 32 bits: its Python one, row by row
+        got = np.array([[float(v) for v in comb(row)] for row in data])
+    got = got.reshape(len(data), *out.shape)
     codes = got / op.out.lsb
     if not np.array_equal(codes, np.round(codes)):
         raise AssertionError(f"op '{op.name}': the traced logic gives values off the grid of {op.out.precision()}")

@@ -24,7 +24,7 @@ def rtl_step(design: Design) -> dict:
     model = load_trained(design, cfg.rtl.variant)
     spec = read_model(model)
     from codesign.fixedpoint import FixedPointModel
-    fp = FixedPointModel.from_keras(model)
+    fp = FixedPointModel.from_keras(model, design.cfg.precision)
     traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
         {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
     out = design.path("rtl")

@@ -97,7 +97,8 @@ def keras_vs_reference(model, fp: FixedPointModel, inputs: dict[str, np.ndarray]
     overall and layer by layer, with the reason for every difference found."""
     from codesign.compare import compare
     trace = fp.trace(inputs)
-    layers = [op for op in fp.ops if not isinstance(op, InputOp)]
+    names = {layer.name for layer in model.layers}   # ops named <layer>/<part> are a layer's insides
+    layers = [op for op in fp.ops if not isinstance(op, InputOp) and op.name in names]
     values = keras_predict(model, inputs, [model.get_layer(op.name).output for op in layers])
     per_layer, reasons = {}, []
     for op, got in zip(layers, values):
@@ -111,7 +112,11 @@ def keras_vs_reference(model, fp: FixedPointModel, inputs: dict[str, np.ndarray]
         if r["mismatches"]:
             why = (f"'{op.name}' ({op.kind}) differs in {r['mismatches']} samples by up to "
                    f"{per_layer[op.name]['max_diff_lsb']:g} LSB of {op.out.ap_type(False)}")
-            if op.kind in ("gcn", "dense", "meanpool"):
+            if op.precision:
+                why += (": a float layer: the reference holds its weights and result on "
+                        + ", ".join(f"{k} {v['precision']}" for k, v in op.precision.items())
+                        + ", Keras computes in float32")
+            elif op.kind in ("gcn", "dense", "meanpool"):
                 why += (f": its exact value needs {op.out.width} bits; Keras accumulates in float32 "
                         "(24-bit significand) and rounds partial sums")
             elif op.kind == "quant":

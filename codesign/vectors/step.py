@@ -60,12 +60,12 @@ def load_vectors(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndar
     return inputs, z["expected"], z["kind"]
 
 
-@register_step("vectors", sections=("vectors",), after=("train",))
+@register_step("vectors", sections=("vectors", "precision"), after=("train",))
 def vectors_step(design: Design) -> dict:
     from codesign.train.step import load_trained
     cfg = design.cfg.vectors
     model = load_trained(design, VARIANT)
-    fp = FixedPointModel.from_keras(model)
+    fp = FixedPointModel.from_keras(model, design.cfg.precision)
     rng = np.random.default_rng(cfg.seed)
     real = test_requests(design, cfg.real, cfg.seed)
     corners, corner_kinds = corner_inputs(fp, real)

@@ -77,13 +77,13 @@ def test_qkeras_keras_file_loads_and_matches(tmp_path):
 
 
 def test_spektral_layer_outside_the_table_is_refused_by_name(tmp_path, capsys):
-    from spektral.layers import GCNConv
+    from spektral.layers import GATConv
     x, a = tf.keras.Input((6, 4), name="x"), tf.keras.Input((6, 6), name="a")
-    model = tf.keras.Model([x, a], GCNConv(4, name="gcn")([x, a]))
-    path = tmp_path / "gcn.keras"
+    model = tf.keras.Model([x, a], GATConv(4, name="gat")([x, a]))
+    path = tmp_path / "gat.keras"
     model.save(path)
-    with pytest.raises(ModelFileError, match=r"unsupported layer\(s\) 'gcn' \(GCNConv\); supported layers: InputLayer"):
+    with pytest.raises(ModelFileError, match=r"unsupported layer\(s\) 'gat' \(GATConv\); supported layers: InputLayer"):
         check_model_file(path, SUPPORTED_LAYERS)
     assert main(["hls", "--model", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "'gcn' (GCNConv)" in err and "custom_object_scope" not in err and "Traceback" not in err
+    assert "'gat' (GATConv)" in err and "custom_object_scope" not in err and "Traceback" not in err
