@@ -66,6 +66,10 @@ class ModelConfig(Section):
     fusion_units: list[Width] = Field(default_factory=lambda: [16],
                                       description="hidden widths of the fusion MLP ([]: none)")
     interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
+    embedding_product: bool = Field(False, description="also the product of the user's and item's own "
+                                                       "embeddings (before the graph layers): the MF term")
+    score_skip: bool = Field(False, description="the products also feed the score layer directly "
+                                                "(score = w.(u*i) + MLP), past the relu MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 
