@@ -127,7 +127,7 @@ class BaselinesConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(30, ge=1)
-    qat_epochs: int = Field(15, ge=1)
+    qat_epochs: int = Field(6, ge=1, description="QAT from the float twin converges in a few epochs")
     batch_size: int = Field(1024, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
     qat_learning_rate: float = Field(1e-3, gt=0)
