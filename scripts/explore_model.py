@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -47,8 +48,7 @@ def main() -> None:
             node = node.setdefault(k, {})
         node[last] = yaml.safe_load(value)
     cfg = parse_config(tree)
-    data = RecData(os.path.join(args.out, "data"), cfg.data) if False else RecData(
-        __import__("pathlib").Path(args.out) / "data", cfg.data)
+    data = RecData(Path(args.out) / "data", cfg.data)
     shapes = Shapes(data.n_nodes, data.vocab_size, data.k, data.node_tokens.shape[1])
     t = cfg.train
     out = {"set": args.set}
