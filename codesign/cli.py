@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                        ("sim", "cocotb simulation of the RTL top over the frozen vectors"),
                        ("bitstream", "Vivado project (block design tcl + matching .hwh) or Vitis kernel project; "
                                      "runs Vivado when on PATH"),
-                       ("bench", "CPU/GPU baselines of the trained model (TF, XLA, ONNX Runtime, TFLite int8)")):
+                       ("bench", "CPU/GPU baselines of the trained model (TF, XLA, ONNX Runtime, TFLite int8)"),
+                       ("experiments", "training comparisons after the hardware steps: distilled text tower "
+                                       "vs from scratch, LoRA vs full fine-tuning")):
         p = sub.add_parser(name, help=text)
         _common(p)
         p.set_defaults(func=cmd_step)

@@ -66,6 +66,10 @@ class ModelConfig(Section):
     fusion_units: list[Width] = Field(default_factory=lambda: [16],
                                       description="hidden widths of the fusion MLP ([]: none)")
     interaction: bool = Field(True, description="elementwise user x item product into the fusion MLP")
+    embedding_product: bool = Field(False, description="also the product of the user's and item's own "
+                                                       "embeddings (before the graph layers): the MF term")
+    score_skip: bool = Field(False, description="the products also feed the score layer directly "
+                                                "(score = w.(u*i) + MLP), past the relu MLP")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 
@@ -123,7 +127,7 @@ class BaselinesConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(30, ge=1)
-    qat_epochs: int = Field(15, ge=1)
+    qat_epochs: int = Field(6, ge=1, description="QAT from the float twin converges in a few epochs")
     batch_size: int = Field(1024, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
     qat_learning_rate: float = Field(1e-3, gt=0)

@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 from codesign.config import DesignConfig
 
-STEP_ORDER = ["data", "train", "vectors", "hls", "rtl", "sim", "bitstream", "host", "bench", "report"]
+STEP_ORDER = ["data", "train", "vectors", "hls", "rtl", "sim", "bitstream", "host", "bench", "experiments", "report"]
 
 REPO = Path(__file__).resolve().parent.parent
 # code every step's results depend on, besides its own package

@@ -164,9 +164,10 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
             "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 8192, "variants": ["hybrid_quant"],
                       "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1}}}
     design = Design(tmp_path, parse_config(tree))
-    summary = run_flow(design, ["data", "train"], log=lambda *_: None)
-    train = summary["steps"]["train"]
-    lora = train["lora"]
+    summary = run_flow(design, ["data", "train", "experiments"], log=lambda *_: None)
+    train, experiments = summary["steps"]["train"], summary["steps"]["experiments"]
+    assert "lora" not in train   # the comparisons run after the hardware steps
+    lora = experiments["lora"]
     for key in ("time_ratio", "ndcg10_ratio", "trainable_ratio"):
         assert isinstance(lora[key], float) and lora[key] > 0
     assert lora["merge_max_abs_diff"] == 0.0
@@ -176,9 +177,13 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
     assert also[("node_embedding",)]["merge_max_abs_diff"] == 0.0
     page = (tmp_path / "report.html").read_text()
     assert "LoRA against full fine-tuning" in page and "LoRA r=4 on node_embedding" in page
-    distill_ = train["distill"]
+    distill_ = experiments["distill"]
     if teacher.available("all-MiniLM-L6-v2"):
         for key in ("ndcg10_with", "ndcg10_without", "cosine_to_teacher"):
             assert isinstance(distill_[key], float)
+        lo, hi = distill_["with_minus_without"]["ci95"]
+        assert lo <= distill_["with_minus_without"]["mean"] <= hi
+        assert "Distilled minus from scratch" in page
+        assert "ndcg10_without" not in train["distill"]
     else:
         assert "skipped" in distill_

@@ -95,13 +95,24 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
     parts = [p for p in (user, item, text) if p is not None]
     # the user x item product (text features stand for the item in the text-only variant)
     partner = item if item is not None else text
+    products = []
     if cfg.interaction and partner is not None and partner.shape[-1] == user.shape[-1]:
         product = tf.keras.layers.Multiply(name="interaction")([user, partner])
-        parts.append(QActivation(q.interaction, name="interaction_q")(product))
+        products.append(QActivation(q.interaction, name="interaction_q")(product))
+    if cfg.embedding_product and item is not None:
+        # the matrix-factorization term: the pair's own embeddings, before any graph layer
+        own_user = NodeReadout([0], name="user_embedding_readout")(x)
+        own_item = NodeReadout([1], name="item_embedding_readout")(x)
+        product = tf.keras.layers.Multiply(name="embedding_interaction")([own_user, own_item])
+        products.append(QActivation(q.unit, name="embedding_interaction_q")(product))
+    parts += products
     h = tf.keras.layers.Concatenate(name="fusion_concat")(parts) if len(parts) > 1 else parts[0]
     for j, units in enumerate(cfg.fusion_units):
         h = QDense(units, kernel_quantizer=q.weight, bias_quantizer=q.bias, name=f"fusion{j}")(h)
         h = QActivation(q.relu, name=f"fusion{j}_relu")(h)
+    if cfg.score_skip and products and cfg.fusion_units:
+        # score = w . (u * i) + MLP(...): the products reach the score layer past the relu MLP
+        h = tf.keras.layers.Concatenate(name="score_concat")([h, *products])
     score = QDense(1, kernel_quantizer=q.weight, bias_quantizer=q.bias, name="score")(h)
     return tf.keras.Model(inputs, score, name=variant)
 

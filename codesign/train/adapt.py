@@ -146,9 +146,16 @@ def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]
     feeds = [tf.keras.Input(t.shape[1:], name=f"part{j}") for j, t in enumerate(cut)]
     head_parts = [adapted.get_layer("text_relu")(adapted.get_layer("text_dense")(f)) if t.name == text_out
                   else f for f, t in zip(feeds, parts)]
-    h = adapted.get_layer("fusion_concat")(head_parts)
+    # re-apply every layer after the concatenation to its own (mapped) inputs, so that a
+    # skip past the MLP (e.g. the products into ``score_concat``) keeps its wiring
+    # (by identity: the outputs of linear QActivations share the name 'Placeholder:0')
+    mapped = {id(t): f for f, t in zip(head_parts, parts)}
+    concat = adapted.get_layer("fusion_concat")
+    h = mapped[id(concat.output)] = concat(head_parts)
     for layer in adapted.layers[names.index("fusion_concat") + 1:]:
-        h = layer(h)
+        ins = layer.input
+        h = layer([mapped[id(t)] for t in ins] if isinstance(ins, list) else mapped[id(ins)])
+        mapped[id(layer.output)] = h
     return prefix, tf.keras.Model(feeds, h, name="adapted_head")
 
 

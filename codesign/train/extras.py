@@ -1,9 +1,11 @@
-"""The training-efficiency parts of the ``train`` step: distillation and the LoRA comparison.
+"""The training-efficiency parts of the flow: distillation and the LoRA comparison.
 
 ``TrainingExtras.prepare`` is called on every freshly built model before it trains (it
 distills the text tower when the design asks for it and the teacher is installed);
-``TrainingExtras.report`` runs the comparisons and returns ``{"distill": ..., "lora": ...}``
-for ``steps.train`` of the summary.
+``TrainingExtras.report`` returns ``{"distill": ...}`` for ``steps.train`` of the summary.
+The comparisons no later step needs (the tower trained from scratch, LoRA against full
+fine-tuning) run in the ``experiments`` step after the hardware steps:
+``distill_comparison`` and ``lora_report``.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import tensorflow as tf
 from codesign.data.dataset import RecData
 from codesign.data.movielens import load_movielens
 from codesign.flow import Design
+from codesign.metrics import paired_difference
 from codesign.models.hybrid import build_model, split_variant
 from codesign.train import teacher
 from codesign.train.distill import cold_rows, cosine_report, distill, has_text_tower, holdout_split
@@ -55,17 +58,7 @@ class TrainingExtras:
         self.students[variant] = (model, net, report)
 
     def report(self) -> dict:
-        out = {}
-        if self.cfg.distill.enabled:
-            out["distill"] = self._distill_report()
-        if self.cfg.lora.enabled:
-            from codesign.train.adapt import lora_experiment
-            lora = lora_experiment(self.design, self.data, self.shapes)
-            for run in [lora["lora"]] + lora["also"]:
-                print(f"  LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
-                      f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
-            out["lora"] = lora
-        return out
+        return {"distill": self._distill_report()} if self.cfg.distill.enabled else {}
 
     def _distill_report(self) -> dict:
         dcfg = self.cfg.distill
@@ -85,24 +78,52 @@ class TrainingExtras:
         out.update({"compared_variant": "hybrid_float", "ndcg10_with": with_["ndcg10"],
                     "ndcg10_full_with": with_["ndcg10_full"], "cold_ndcg10_with": with_["cold_ndcg10"],
                     "cold_ndcg10_full_with": with_["cold_ndcg10_full"]})
-        if dcfg.compare:
-            without = _scores(self._train_without(), self.data, cold)
-            out.update({"ndcg10_without": without["ndcg10"], "ndcg10_full_without": without["ndcg10_full"],
-                        "cold_ndcg10_without": without["cold_ndcg10"],
-                        "cold_ndcg10_full_without": without["cold_ndcg10_full"]})
-            print(f"  distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
-                  f"without; cold items {out['cold_ndcg10_with']:.4f} with, {out['cold_ndcg10_without']:.4f} without")
         return out
 
-    def _train_without(self) -> tf.keras.Model:
-        """hybrid_float trained exactly like the main one, but from a text tower at random."""
-        cfg, tcfg = self.design.cfg, self.cfg
-        seed_everything(tcfg.seed)
-        model = build_model("hybrid_float", cfg.model, self.shapes)
-        fit(model, self.data, epochs=tcfg.epochs, learning_rate=tcfg.learning_rate,
-            batch_size=tcfg.batch_size, negatives=cfg.data.train_negatives, patience=tcfg.patience,
-            seed=tcfg.seed, desc="hybrid_float (no distillation)")
-        return model
+
+def distill_comparison(design: Design, data: RecData, shapes, distilled: tf.keras.Model,
+                       report: dict) -> dict:
+    """``report`` (the train step's distillation entry) plus hybrid_float trained from scratch:
+    NDCG@10 with/without on all and on cold test items, each with its paired 95% interval."""
+    tcfg, dcfg = design.cfg.train, design.cfg.train.distill
+    out = dict(report)
+    if "ndcg10_with" not in out:
+        return out
+    cold = cold_rows(data, dcfg.cold_threshold)
+    with_users = evaluate(distilled, data, "test", full=False, per_user=True)["per_user_ndcg10"]
+    model = _train_without(design, data, shapes)
+    without = _scores(model, data, cold)
+    without_users = evaluate(model, data, "test", full=False, per_user=True)["per_user_ndcg10"]
+    out.update({"ndcg10_without": without["ndcg10"], "ndcg10_full_without": without["ndcg10_full"],
+                "cold_ndcg10_without": without["cold_ndcg10"],
+                "cold_ndcg10_full_without": without["cold_ndcg10_full"],
+                "with_minus_without": paired_difference(with_users, without_users, seed=tcfg.seed)})
+    if len(cold):
+        out["cold_with_minus_without"] = paired_difference(with_users[cold], without_users[cold], seed=tcfg.seed)
+    print(f"  distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
+          f"without; cold items {out['cold_ndcg10_with']:.4f} with, {out['cold_ndcg10_without']:.4f} without")
+    return out
+
+
+def lora_report(design: Design, data: RecData, shapes) -> dict:
+    """LoRA against full fine-tuning on the temporal adaptation task (``train.lora``)."""
+    from codesign.train.adapt import lora_experiment
+    lora = lora_experiment(design, data, shapes)
+    for run in [lora["lora"]] + lora["also"]:
+        print(f"  LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
+              f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
+    return lora
+
+
+def _train_without(design: Design, data: RecData, shapes) -> tf.keras.Model:
+    """hybrid_float trained exactly like the main one, but from a text tower at random."""
+    cfg, tcfg = design.cfg, design.cfg.train
+    seed_everything(tcfg.seed)
+    model = build_model("hybrid_float", cfg.model, shapes)
+    fit(model, data, epochs=tcfg.epochs, learning_rate=tcfg.learning_rate,
+        batch_size=tcfg.batch_size, negatives=cfg.data.train_negatives, patience=tcfg.patience,
+        seed=tcfg.seed, desc="hybrid_float (no distillation)")
+    return model
 
 
 def _scores(model: tf.keras.Model, data: RecData, cold: np.ndarray) -> dict:

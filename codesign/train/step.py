@@ -68,6 +68,9 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
         write_json(design.path("train") / f"{variant}.history.json", {"history": run["history"]})
         print(f"  {variant}: NDCG@10 {metrics['ndcg10']:.4f}  HR@10 {metrics['hr10']:.4f}  "
               f"full NDCG@10 {metrics['ndcg10_full']:.4f}")
+    for variant, model in models.items():   # the float twins too (the experiments step reads them)
+        if variant not in variants:
+            model.save(design.path("train") / f"{variant}.keras")
     return out, per_user
 
 
@@ -102,6 +105,10 @@ def train_step(design: Design) -> dict:
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
                  for v in models}, design.path("train") / "curves.png")
     return result
+
+
+# the comparisons after the hardware steps (distillation vs from scratch, LoRA): their own step
+import codesign.train.experiments  # noqa: E402,F401  (registers the ``experiments`` step)
 
 
 def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Model:
