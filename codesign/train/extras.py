@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from codesign.console import say
 from codesign.data.dataset import RecData
 from codesign.data.movielens import load_movielens
 from codesign.flow import Design
@@ -36,7 +37,7 @@ class TrainingExtras:
             try:
                 self._targets, self.teacher_info = teacher.embed(texts, self.cfg.distill.teacher)
             except teacher.TeacherUnavailable as err:
-                print(f"  distillation skipped: {err}; the text tower trains from scratch")
+                say(f"distillation skipped: {err}; the text tower trains from scratch")
                 self.teacher_info = {"skipped": str(err), "fallback": "text tower trained from scratch"}
         return self._targets
 
@@ -50,8 +51,8 @@ class TrainingExtras:
         if targets is None:
             return
         net, report = distill(model, self.data, targets, self.cfg.distill, self.cfg.seed)
-        print(f"  {variant}: distilled text tower, held-out cosine to teacher "
-              f"{report['cosine_to_teacher']:.3f} (mean-vector baseline {report['cosine_mean_baseline']:.3f})")
+        say(f"{variant}: distilled text tower, held-out cosine to teacher "
+            f"{report['cosine_to_teacher']:.3f} (mean-vector baseline {report['cosine_mean_baseline']:.3f})")
         self.students[variant] = (model, net, report)
 
     def report(self) -> dict:
@@ -62,8 +63,8 @@ class TrainingExtras:
             from codesign.train.adapt import lora_experiment
             lora = lora_experiment(self.design, self.data, self.shapes)
             for run in [lora["lora"]] + lora["also"]:
-                print(f"  LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
-                      f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
+                say(f"LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
+                    f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
             out["lora"] = lora
         return out
 
@@ -90,8 +91,8 @@ class TrainingExtras:
             out.update({"ndcg10_without": without["ndcg10"], "ndcg10_full_without": without["ndcg10_full"],
                         "cold_ndcg10_without": without["cold_ndcg10"],
                         "cold_ndcg10_full_without": without["cold_ndcg10_full"]})
-            print(f"  distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
-                  f"without; cold items {out['cold_ndcg10_with']:.4f} with, {out['cold_ndcg10_without']:.4f} without")
+            say(f"distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
+                f"without; cold items {out['cold_ndcg10_with']:.4f} with, {out['cold_ndcg10_without']:.4f} without")
         return out
 
     def _train_without(self) -> tf.keras.Model:
