@@ -124,7 +124,7 @@ class Progress:
         if is_tty():
             from tqdm import tqdm
             self._bar = tqdm(total=total, desc=f"  {desc}", unit=unit, leave=False, file=_streams()[1],
-                             mininterval=0.5, dynamic_ncols=True)
+                             mininterval=0.5)
 
     def update(self, n: int = 1) -> None:
         """Advances the bar by ``n``."""

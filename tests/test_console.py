@@ -49,7 +49,8 @@ THIRD_PARTY = ("Warning", "warning", "vpi_iterate", "HLS project", "child proces
 
 def run_noisy(folder: Path, *args: str, fail: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), **({"NOISY_FAIL": "1"} if fail else {})}
-    script = folder.parent / "noisy_step.py"     # a file: the flow hashes a step's code
+    script = folder.parent / "code" / "noisy_step.py"   # a file in its own folder: the flow hashes it
+    script.parent.mkdir(exist_ok=True)
     script.write_text(NOISY)
     return subprocess.run([sys.executable, str(script), str(folder), *args], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=120)
