@@ -6,8 +6,8 @@ QKeras), ``print`` of third-party code (hls4ml), the output of C++ libraries and
 processes all land there, never lost. The step's own lines (:func:`say`) and progress bars
 (:func:`progress`) go to the console (a duplicate of the original descriptors) and into the
 log. A bar is a tqdm bar that disappears when done on a terminal; without one (CI, ``| tee``)
-it prints a plain ``x/y`` line at most every :data:`PLAIN_INTERVAL` seconds, so a log of
-the console stays a few lines long.
+it prints a plain ``x/y`` line after :data:`PLAIN_INTERVAL` seconds, then after twice as long
+each time, so a log of the console stays a few lines long.
 
 A child process reaches the same console through ``CODESIGN_CONSOLE_FD`` (see
 :func:`child_console`), e.g. the benchmark run in its own process.
@@ -26,7 +26,8 @@ from typing import IO, Iterable, Iterator, TypeVar
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 CONSOLE_FD_ENV = "CODESIGN_CONSOLE_FD"
-# seconds between two plain progress lines when the console is not a terminal
+# seconds before the first plain progress line when the console is not a terminal; the wait
+# doubles after each line, so an hour-long bar prints five lines
 PLAIN_INTERVAL = 60.0
 # lines of a failed step's log shown on the console
 TAIL_LINES = 20
@@ -92,13 +93,14 @@ class _Plain:
     def __init__(self, total: int | None, desc: str, unit: str) -> None:
         self.total, self.desc, self.unit, self.n = total, desc, unit, 0
         self.start = self.last = time.monotonic()
+        self.interval = PLAIN_INTERVAL
         self.postfix = ""
 
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.monotonic()
-        if now - self.last >= PLAIN_INTERVAL:
-            self.last = now
+        if now - self.last >= self.interval:
+            self.last, self.interval = now, 2 * self.interval
             _streams()[1].write(f"  {self._line()}\n")
 
     def set_postfix_str(self, text: str) -> None:

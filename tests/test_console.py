@@ -151,3 +151,18 @@ def test_real_steps_keep_their_noise_in_their_logs(tiny_design, tmp_path):
     assert "Warning" in train_log or "WARNING" in train_log, train_log[-2000:]
     assert not [line for line in console.splitlines() if "Warning" in line or "WARNING" in line], console
     assert proc.stdout.rstrip().splitlines()[-1] == RULE
+
+
+def test_plain_progress_lines_thin_out(monkeypatch):
+    """Without a terminal a bar prints a line after 60 s, then after 120 s more, 240 s more...:
+    a wait of an hour is six lines, not thousands."""
+    from codesign import console
+    clock = [0.0]
+    monkeypatch.setattr(console.time, "monotonic", lambda: clock[0])
+    lines = []
+    monkeypatch.setattr(console, "_streams", lambda: (None, type("S", (), {"write": lambda _, t: lines.append(t)})()))
+    bar = console._Plain(None, "wait", "s")
+    for _ in range(3600):
+        clock[0] += 1
+        bar.update()
+    assert [line.split(": ")[1] for line in lines] == ["60 s\n", "180 s\n", "420 s\n", "900 s\n", "1860 s\n"]
