@@ -126,7 +126,7 @@ def test_summary_block_from_a_summary_json(tmp_path):
     assert "hybrid_quant - ease" in text and "-0.0400" in text and "(baseline)" in text
     assert "quantized Keras model" in text and "PASS   0 / 100" in text
     assert "hls4ml C simulation" in text and "not run" in text
-    assert "LUT 3,000 (5.6%)" in text and "xc7z020" in text
+    assert "resources on xc7z020: LUT 3,000 (5.6%)" in text and "BRAM36 1 (0.7%)" in text
     assert "21 cycles = 210.0 ns at 100 MHz (at the target clock, no timing evidence)" in text
     assert "onnxruntime float p50 21.0 us" in text and "100x lower" in text
     assert "train 300 s" in text and f"report: {tmp_path / 'report.html'}" in text

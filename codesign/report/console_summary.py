@@ -30,13 +30,13 @@ def _accuracy(train: dict) -> list[str]:
     for name, m in baselines.items():
         if isinstance(m, dict):
             lines.append(f"  {name:<{width}}{_num(m.get('ndcg10')):>9}{_num(m.get('hr10')):>9}  (baseline)")
-    paired = train.get("paired_ndcg10") or {}
+    paired = {name.replace("_minus_", " - "): d for name, d in (train.get("paired_ndcg10") or {}).items()}
     if paired:
         lines.append("  paired NDCG@10 difference, 95% interval (bootstrap over users):")
+        pad = max(len(name) for name in paired) + 2
         for name, d in paired.items():
             lo, hi = (d.get("ci95") or [None, None])[:2]
-            lines.append(f"    {name.replace('_minus_', ' - '):<{2 * width - 2}}{_num(d.get('mean'), '+.4f'):>9}"
-                         f"  [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}]")
+            lines.append(f"    {name:<{pad}}{_num(d.get('mean'), '+.4f'):>8}  [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}]")
     return lines
 
 
@@ -63,8 +63,14 @@ def _resources(steps: dict) -> list[str]:
         rtl = steps.get("rtl") or {}
         why = (rtl.get("resources") or {}).get("skipped") or ("rtl step not run" if not rtl else "no estimate")
         return [f"resources: {why}"]
-    cells = ", ".join(f"{r['resource'].upper()} {_num(r['used'], ',.4g')} ({100 * r['share']:.1f}%)" for r in rows)
-    return [f"resources ({rows[0]['source']}, {rows[0]['part']}): {cells}"]
+    cells = ", ".join(f"{r['resource'].upper()} {_count(r['used'])} ({100 * r['share']:.1f}%)" for r in rows)
+    return [f"resources on {rows[0]['part']}: {cells}; {rows[0]['source']}"]
+
+
+def _count(value) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}" if isinstance(value, (int, float)) else "-"
 
 
 def _latency(summary: dict) -> list[str]:
@@ -81,8 +87,8 @@ def _latency(summary: dict) -> list[str]:
     timing = (steps.get("rtl") or {}).get("timing") or {}
     if "worst_ns" in timing:
         lines.append(f"  timing: worst path {timing['worst_ns']:.2f} ns, Fmax ~{timing['fmax_mhz']:.0f} MHz, "
-                     f"{'meets' if timing.get('meets') else 'MISSES'} {timing['clock_mhz']:g} MHz "
-                     f"({timing.get('label', 'estimate')})")
+                     f"{'meets' if timing.get('meets') else 'MISSES'} {timing['clock_mhz']:g} MHz; "
+                     f"{timing.get('label', 'estimate')}")
     cpu = [r for r in comparison(steps) if r["kind"] == "CPU" and r["p50_us"] and not r["note"]]
     if cpu:
         best = min(cpu, key=lambda r: r["p50_us"])
