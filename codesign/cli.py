@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import codesign.console  # noqa: F401  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
 from codesign.config import ConfigError, load_config
 
 DEFAULT_OUT = Path("build/default")
@@ -34,11 +35,18 @@ def cmd_flow(args) -> int:
     with locked(design.folder):
         prepare_folder(design, clear)
         summary = run_flow(design, steps, force=args.force)
-    print(f"summary: {Path(args.out) / 'summary.json'} ({', '.join(summary['steps'])})")
-    if "train" in summary["steps"]:
-        print(format_models(summary["steps"]["train"]["models"]))
-    from codesign.report.comparison import comparison, format_comparison
-    print(format_comparison(comparison(summary["steps"])))     # FPGA, driver, CPU, GPU, paper
+    from codesign.report.console_summary import format_summary
+    print(format_summary(summary, Path(args.out)))     # the one summary block, last
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from codesign.flow import read_summary
+    from codesign.report.console_summary import format_summary
+    summary, why = read_summary(Path(args.out))
+    if why:
+        raise FileNotFoundError(f"{why}: run 'codesign flow --out {args.out}' first")
+    print(format_summary(summary, Path(args.out)))
     return 0
 
 
@@ -219,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deploy", help="DIR/deploy/: bitstream, .hwh, driver, vectors and notebook for a PYNQ board")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
     p.set_defaults(func=cmd_deploy)
+    p = sub.add_parser("summary", help="print the summary block of a design folder (accuracy, bit-exactness, "
+                                       "resources, latency, step times) from its summary.json")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="design folder (default: %(default)s)")
+    p.set_defaults(func=cmd_summary)
     p = sub.add_parser("eval", help="print the trained models' metrics")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.set_defaults(func=cmd_eval)

@@ -357,6 +357,9 @@ def recover(design: Design, name: str, log=print) -> None:
             log(f"[{name}] an interrupted run was rolled back")
         else:   # killed after the commit (or the old folder held no result): drop the old one
             shutil.rmtree(backup, ignore_errors=True)
+    if running_log(design, name).is_file():     # the log of a killed run
+        running_log(design, name).replace(failed_log(design, name))
+        log(f"[{name}] the log of the interrupted run: {failed_log(design, name)}")
     for tmp in target.parent.glob(".*.tmp"):    # summary / report half-written by a killed run
         tmp.unlink(missing_ok=True)
 
@@ -409,8 +412,12 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
             target.rename(backup)
         target.mkdir(parents=True)
         start = time.perf_counter()
+        running = running_log(design, name)     # beside the folder: the step may replace its folder
         try:
-            result = STEPS[name].run(design)
+            from codesign.console import step_log
+            with step_log(running, name):
+                result = STEPS[name].run(design)
+            running.rename(target / f"{name}.log")
             if not isinstance(result, dict):
                 raise TypeError(f"step '{name}' returned {type(result).__name__}, not a dict")
             clash = sorted(set(result) & FLOW_KEYS)
@@ -420,17 +427,43 @@ def run_step(design: Design, name: str, force: bool = False, log=print) -> dict:
             result = {**result, "seconds": round(time.perf_counter() - start, 2), "cache_key": key,
                       "key_parts": {"config": design.cfg.section_hash(*STEPS[name].sections),
                                     "code": code_version(name)},
-                      "inputs": inputs, "outputs": tree_hashes(target, skip=(f"{name}.json",))}
+                      "inputs": inputs, "outputs": tree_hashes(target, skip=(f"{name}.json", f"{name}.log"))}
             write_json(design.json_path(name), result)      # last: the step's commit
+            failed_log(design, name).unlink(missing_ok=True)
         except BaseException:
+            failed = _keep_failed_log(design, name, target)
             shutil.rmtree(target, ignore_errors=True)
             if backup is not None:
                 backup.rename(target)
+            if failed is not None:
+                from codesign.console import report_failure
+                report_failure(name, failed)
             raise
         if backup is not None:
             shutil.rmtree(backup, ignore_errors=True)
     log(f"[{name}] done in {result['seconds']:.1f} s")
     return result
+
+
+def running_log(design: Design, name: str) -> Path:
+    """Where the log of a running step grows (moved to ``<step>/<step>.log`` when it succeeds)."""
+    target = design.path(name)
+    return target.parent / f".{target.name}.running.log"
+
+
+def failed_log(design: Design, name: str) -> Path:
+    """Where the log of a failed (or killed) run of ``name`` is kept."""
+    target = design.path(name)
+    return target.parent / f"{target.name}.failed.log"
+
+
+def _keep_failed_log(design: Design, name: str, target: Path) -> Path | None:
+    """Moves the log of a failed run out of the folder that is about to be rolled back."""
+    for log in (running_log(design, name), target / f"{name}.log"):
+        if log.is_file():
+            log.replace(failed_log(design, name))
+            return failed_log(design, name)
+    return None
 
 
 def read_summary(folder: Path) -> tuple[dict, str | None]:

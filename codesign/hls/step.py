@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codesign.console import say, waiting
 from codesign.boards import load_board
 from codesign.fixedpoint import FixedPointModel
 from codesign.flow import Design, register_step, write_json
@@ -23,7 +24,8 @@ def settings_for(cfg, board_name: str) -> HlsSettings:
 def hls_flow(model, fp: FixedPointModel, inputs, expected, folder: Path, settings: HlsSettings,
              kinds=None, synth: bool = True, cosim: bool = False, design_name: str = "default") -> dict:
     """C simulation (raises ``CsimMismatch`` on any difference), then synthesis if possible."""
-    csim, hls_model = run_csim(model, fp, inputs, expected, folder, settings, kinds)
+    with waiting(f"hls4ml: convert, compile and C-simulate {len(expected)} vectors"):
+        csim, hls_model = run_csim(model, fp, inputs, expected, folder, settings, kinds)
     write_json(folder / "csim.json", csim)
     if csim["mismatches"]:
         raise CsimMismatch(failure_message(csim))
@@ -34,9 +36,9 @@ def hls_flow(model, fp: FixedPointModel, inputs, expected, folder: Path, setting
     else:
         csynth = {"skipped": "synthesis disabled (hls.synth: false)"}
     write_json(folder / "csynth.json", csynth)
-    print(f"  C simulation: {csim['mismatches']} mismatches over {csim['samples']} vectors "
-          f"(compile {csim['compile_seconds']:.1f} s, run {csim['csim_seconds']:.1f} s); "
-          f"synthesis: {csynth.get('skipped', 'done')}")
+    say(f"C simulation: {csim['mismatches']} mismatches over {csim['samples']} vectors "
+        f"(compile {csim['compile_seconds']:.1f} s, run {csim['csim_seconds']:.1f} s); "
+        f"synthesis: {csynth.get('skipped', 'done')}")
     keep = ("samples", "mismatches", "first_mismatch", "compile_seconds", "csim_seconds", "project",
             "backend", "io_type", "strategy", "reuse_factor", "part", "clock_period")
     return {**{k: csim[k] for k in keep}, "csynth": csynth}

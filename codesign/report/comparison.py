@@ -137,7 +137,7 @@ def resources(steps: dict) -> list[dict]:
         return [{"resource": k, "used": util[k]["used"], "share": v, "source": "Vivado utilization", "part": part}
                 for k, v in util["share_of_board"].items()]
     if res.get("share"):
-        return [{"resource": k, "used": res.get(k, res.get(f"{k}_equivalent")), "share": v,
+        return [{"resource": k, "used": res.get(f"{k}_equivalent", res.get(k)), "share": v,
                  "source": "yosys estimate (rtl step)", "part": part} for k, v in res["share"].items()]
     return []
 

@@ -35,11 +35,13 @@ def _scaled(cutoff: float, budget: float, worst: float, q: float) -> float:
 
 def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: float = 0.5,
                     margin: float = 0.125, runs: int = 3, check: bool = True,
-                    log: Callable[[str], None] = print) -> tuple[dict, dict | None, dict]:
+                    log: Callable[[str], None] | None = None) -> tuple[dict, dict | None, dict]:
     """Writes the RTL of ``traced`` cut for ``clock_mhz``; returns (build, timing, search record).
 
     ``check=False``: the model's cut alone, no yosys run (timing None).
     """
+    from codesign.console import say
+    log = log or say
     model = DelayModel(net_ns=net_ns)
     comb = traced.comb
     period = 1000.0 / clock_mhz

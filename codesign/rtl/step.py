@@ -2,6 +2,7 @@
 estimate its timing (before place & route) and its resources."""
 from __future__ import annotations
 
+from codesign.console import say, waiting
 from codesign.boards import load_board, target_clock_mhz
 from codesign.flow import Design, register_step
 from codesign.rtl.closure import rtl_sources  # noqa: F401  (re-exported: the sources of a build)
@@ -25,8 +26,9 @@ def rtl_step(design: Design) -> dict:
     spec = read_model(model)
     from codesign.fixedpoint import FixedPointModel
     fp = FixedPointModel.from_keras(model, design.cfg.precision)
-    traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
-        {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
+    with waiting("da4ml: trace the model and check it against the reference"):
+        traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
+            {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
     out = design.path("rtl")
     r = cfg.rtl
     if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
@@ -46,7 +48,7 @@ def rtl_step(design: Design) -> dict:
               "timing": timing if timing is not None else {"skipped": "rtl.timing is off"},
               "pipelining": pipelining,
               "matmul_order": ["A.(X.W)"] * (len(spec.gcn) - 1) + ["(A[readout].H).W"]}
-    print(timing_summary(result))
+    say(timing_summary(result))
     if cfg.rtl.synth:
         res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys")
         res.pop("cells", None)

@@ -70,7 +70,8 @@ def synthesize(sources: list[str], top: str, board: Board, workdir: Path, timeou
     script = workdir / "synth.ys"
     script.write_text(yosys_script(sources, top, board.family))
     log = workdir / "yosys.log"
-    with open(log, "w") as f:
+    from codesign.console import waiting
+    with open(log, "w") as f, waiting(f"yosys synth_xilinx ({top}, resources)"):
         proc = subprocess.run(["yosys", "-q", "-l", str(log.with_suffix(".full.log")), "-s", str(script)],
                               stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=workdir)
     text = log.with_suffix(".full.log").read_text() if log.with_suffix(".full.log").is_file() else log.read_text()

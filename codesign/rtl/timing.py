@@ -276,7 +276,8 @@ def estimate(sources: list[str], top: str, family: str, clock_mhz: float, workdi
     netlist_path = workdir / "netlist.json"
     (workdir / "timing.ys").write_text(timing_script(sources, top, family, netlist_path))
     log = workdir / "yosys.log"
-    with open(log, "w") as f:
+    from codesign.console import waiting
+    with open(log, "w") as f, waiting(f"yosys timing estimate ({top})"):
         proc = subprocess.run(["yosys", "-q", "-l", str(log), "-s", "timing.ys"], stdout=f, stderr=subprocess.STDOUT,
                               timeout=timeout, cwd=workdir)
     if proc.returncode != 0 or not netlist_path.is_file():

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.boards import load_board
+from codesign.console import say, waiting
 from codesign.flow import Design, register_step, write_json
 
 
@@ -74,10 +75,11 @@ def simulate(design: Design, build: dict, sim: str, n: int) -> dict:
     start = time.perf_counter()
     error = None
     try:
-        run_cocotb(sim, build["sources"], build["toplevel"], "test_top", design.path("sim") / "build",
-                   module_dir=TB_DIR / "top", libdirs=build["libdirs"],
-                   extra_env={"CODESIGN_BUILD": design.path("rtl") / "build.json", "CODESIGN_VECTORS": vectors,
-                              "CODESIGN_RESULT": result_path, "CODESIGN_SCORES": scores_path})
+        with waiting(f"{sim}: build and simulate {n} vectors"):
+            run_cocotb(sim, build["sources"], build["toplevel"], "test_top", design.path("sim") / "build",
+                       module_dir=TB_DIR / "top", libdirs=build["libdirs"],
+                       extra_env={"CODESIGN_BUILD": design.path("rtl") / "build.json", "CODESIGN_VECTORS": vectors,
+                                  "CODESIGN_RESULT": result_path, "CODESIGN_SCORES": scores_path})
     except (RuntimeError, SystemExit) as err:
         error = str(err)
     measured = json.loads(result_path.read_text()) if result_path.is_file() else {}
@@ -110,6 +112,10 @@ def sim_step(design: Design) -> dict:
     for sim in cfg.rtl.simulators:
         n = cfg.rtl.verilator_vectors if sim == "verilator" else cfg.rtl.icarus_vectors
         runs[sim] = simulate(design, build, sim, n)
+        r = runs[sim]
+        say(f"{sim}: skipped ({r['skipped']})" if "skipped" in r else
+            f"{sim}: {r['mismatches']} mismatches over {r['samples']} vectors, latency {r['latency_cycles']} cycles, "
+            f"II {r['ii']}, {r['total_seconds']:.0f} s" + (f"; error: {r['error']}" if "error" in r else ""))
     broken = {sim: r["error"] for sim, r in runs.items() if "error" in r and not r.get("samples")}
     if broken:   # no scores at all: a broken run, not a result to cache
         raise RuntimeError(f"simulation did not complete: {broken}")

@@ -21,6 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
+from codesign.console import progress, say
 from codesign.flow import Design, register_step, write_json
 
 DEPTH_ORDER = ("rtl", "csim", "reference")
@@ -129,7 +130,7 @@ def host_step(design: Design) -> dict:
     else:
         bitfile, source = overlay_files(design, out / "overlay", simulated=True)
         counts = {"reference": cfg.reference_vectors, "csim": cfg.csim_vectors, "rtl": cfg.rtl_vectors}
-        for kind in cfg.backends:
+        for kind in progress(cfg.backends, "PYNQ driver on the simulated device, per backend", unit="backend"):
             if bitfile is None:
                 runs[kind] = {"skipped": source}
                 continue
@@ -146,6 +147,8 @@ def host_step(design: Design) -> dict:
                 if previous is not None:
                     pynq.Device.active_device = previous
     done = {k: r for k, r in runs.items() if "skipped" not in r}
+    say("driver: " + "; ".join(f"{k} skipped" if "skipped" in r else f"{k} {r['mismatches']} mismatches over "
+                               f"{r['samples']} vectors" for k, r in runs.items()))
     write_json(out / "latency.json", {k: r["latency"] for k, r in done.items() if "latency" in r})
     lead = next((done[k] for k in ("board",) + DEPTH_ORDER if k in done), {})
     result = {key: lead.get(key) for key in ("samples", "mismatches", "first_mismatch", "device")}

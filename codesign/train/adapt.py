@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
+from codesign.console import progress
 from codesign.config import LoraRun
 from codesign.data.dataset import RecData
 from codesign.data.egograph import NeighbourTable
@@ -222,7 +222,7 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     runs = [_lora_run(base, main_spec, tcfg.seed, lcfg.cache_frozen), _lora_run(base, main_spec, tcfg.seed, False)]
     runs += [_lora_run(base, spec, tcfg.seed, lcfg.cache_frozen) for spec in lcfg.also]
     # interleaved epoch by epoch: load from other processes on a shared machine hits all alike
-    for x, y in tqdm(epochs, desc="full fine-tuning vs LoRA", unit="epoch"):
+    for x, y in progress(epochs, "full fine-tuning vs LoRA", unit="epoch"):
         for run in [full] + runs:
             run.epoch(x, y)
     x = {k: v[:4096] for k, v in epochs[0][0].items()}

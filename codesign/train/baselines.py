@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
+from codesign.console import progress
 from codesign.data.dataset import RecData
 from codesign.train.evaluate import Scorer, evaluate, popularity_scorer
 
@@ -106,7 +106,7 @@ def train_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[Scorer, dict]:
         return np.sum(e[np.asarray(users)] * e[np.asarray(items)], 1)
 
     best, best_epoch, bad, start = -1.0, 0, 0, time.perf_counter()
-    for epoch in tqdm(range(s.epochs), desc=desc, unit="epoch", leave=False):
+    for epoch in progress(range(s.epochs), desc, unit="epoch"):
         order = rng.permutation(len(data.train))
         negs = rng.choice(data.item_nodes, len(order))
         for b in range(0, len(order), s.batch_size):

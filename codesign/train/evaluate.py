@@ -1,6 +1,7 @@
 """Scoring under the two evaluation protocols (sampled negatives and full ranking)."""
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Union
 
 import numpy as np
@@ -13,10 +14,24 @@ from codesign.metrics import hit_rate, ndcg
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+# one traced inference function per model, over any batch size: a tf.function made per call
+# (or one per batch shape) retraces on every evaluation, which TensorFlow warns about
+_PREDICT: "weakref.WeakKeyDictionary[tf.keras.Model, Callable]" = weakref.WeakKeyDictionary()
+
+
+def _predict_fn(model: tf.keras.Model) -> Callable:
+    """The model's inference as a tf.function with a batch-free input signature (cached)."""
+    if model not in _PREDICT:
+        signature = [tf.TensorSpec((None, *i.shape[1:]), i.dtype) for i in model.inputs]
+        ref = weakref.ref(model)    # the cache must not keep the model alive
+        _PREDICT[model] = tf.function(lambda *xs: ref()(list(xs), training=False), input_signature=signature)
+    return _PREDICT[model]
+
+
 def score(model: tf.keras.Model, inputs: dict[str, np.ndarray], batch: int = 16384) -> np.ndarray:
     """Model scores (B,) of prepared inputs, batched."""
     names = [i.name.split(":")[0] for i in model.inputs]
-    predict = tf.function(lambda *xs: model(list(xs), training=False))
+    predict = _predict_fn(model)
     n = len(inputs["nodes"])
     out = [predict(*[inputs[k][s:s + batch] for k in names]).numpy().ravel()
            for s in range(0, n, batch)]

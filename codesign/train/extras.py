@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from codesign.console import say
 from codesign.data.dataset import RecData
 from codesign.data.movielens import load_movielens
 from codesign.flow import Design
@@ -39,7 +40,7 @@ class TrainingExtras:
             try:
                 self._targets, self.teacher_info = teacher.embed(texts, self.cfg.distill.teacher)
             except teacher.TeacherUnavailable as err:
-                print(f"  distillation skipped: {err}; the text tower trains from scratch")
+                say(f"distillation skipped: {err}; the text tower trains from scratch")
                 self.teacher_info = {"skipped": str(err), "fallback": "text tower trained from scratch"}
         return self._targets
 
@@ -53,8 +54,8 @@ class TrainingExtras:
         if targets is None:
             return
         net, report = distill(model, self.data, targets, self.cfg.distill, self.cfg.seed)
-        print(f"  {variant}: distilled text tower, held-out cosine to teacher "
-              f"{report['cosine_to_teacher']:.3f} (mean-vector baseline {report['cosine_mean_baseline']:.3f})")
+        say(f"{variant}: distilled text tower, held-out cosine to teacher "
+            f"{report['cosine_to_teacher']:.3f} (mean-vector baseline {report['cosine_mean_baseline']:.3f})")
         self.students[variant] = (model, net, report)
 
     def report(self) -> dict:
@@ -100,7 +101,7 @@ def distill_comparison(design: Design, data: RecData, shapes, distilled: tf.kera
                 "with_minus_without": paired_difference(with_users, without_users, seed=tcfg.seed)})
     if len(cold):
         out["cold_with_minus_without"] = paired_difference(with_users[cold], without_users[cold], seed=tcfg.seed)
-    print(f"  distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
+    say(f"distillation: NDCG@10 {out['ndcg10_with']:.4f} with, {out['ndcg10_without']:.4f} "
           f"without; cold items {out['cold_ndcg10_with']:.4f} with, {out['cold_ndcg10_without']:.4f} without")
     return out
 
@@ -110,7 +111,7 @@ def lora_report(design: Design, data: RecData, shapes) -> dict:
     from codesign.train.adapt import lora_experiment
     lora = lora_experiment(design, data, shapes)
     for run in [lora["lora"]] + lora["also"]:
-        print(f"  LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
+        say(f"LoRA on {'+'.join(run['targets'])} vs full fine-tuning: time ratio {run['time_ratio']:.3f}, "
               f"trainable ratio {run['trainable_ratio']:.4f}, NDCG@10 ratio {run['ndcg10_ratio']:.3f}")
     return lora
 

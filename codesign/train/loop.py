@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
+from codesign.console import Progress
 from codesign.data.dataset import RecData
 from codesign.train.evaluate import evaluate
 
@@ -26,17 +26,19 @@ def fit(model: tf.keras.Model, data: RecData, *, epochs: int, learning_rate: flo
     rng = np.random.default_rng(seed)
     best, best_epoch, best_weights, history = -1.0, -1, None, []
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=True)
-    for epoch in bar:
+    bar = Progress(epochs, f"train {desc}", unit="epoch")
+    for epoch in range(epochs):
         x, y = data.training_epoch(rng, negatives, dynamic)
         loss = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0).history["loss"][-1]
         val = evaluate(model, data, "valid", full=False)["ndcg10"]
         history.append({"epoch": epoch, "loss": float(loss), "valid_ndcg10": val})
         if val > best:
             best, best_epoch, best_weights = val, epoch, model.get_weights()
-        bar.set_postfix(loss=f"{loss:.4f}", val_ndcg10=f"{val:.4f}", best=f"{best:.4f}")
+        bar.note(f"loss {loss:.4f}, valid NDCG@10 {val:.4f} (best {best:.4f})")
+        bar.update()
         if epoch - best_epoch >= patience:
             break
+    bar.close()
     model.set_weights(best_weights)
     return {"seconds": time.perf_counter() - start, "best_epoch": best_epoch,
             "valid_ndcg10": best, "epochs_run": len(history), "history": history}

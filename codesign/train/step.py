@@ -6,6 +6,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
+from codesign.console import say
 from codesign.data.dataset import RecData
 from codesign.data.step import load_data
 from codesign.flow import Design, register_step, write_json
@@ -66,8 +67,8 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
                         "valid_ndcg10": run["valid_ndcg10"]}
         model.save(design.path("train") / f"{variant}.keras")
         write_json(design.path("train") / f"{variant}.history.json", {"history": run["history"]})
-        print(f"  {variant}: NDCG@10 {metrics['ndcg10']:.4f}  HR@10 {metrics['hr10']:.4f}  "
-              f"full NDCG@10 {metrics['ndcg10_full']:.4f}")
+        say(f"{variant}: NDCG@10 {metrics['ndcg10']:.4f}  HR@10 {metrics['hr10']:.4f}  "
+            f"full NDCG@10 {metrics['ndcg10_full']:.4f}")
     for variant, model in models.items():   # the float twins too (the experiments step reads them)
         if variant not in variants:
             model.save(design.path("train") / f"{variant}.keras")

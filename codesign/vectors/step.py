@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.console import say
 from codesign.fixedpoint import FixedPointModel
 from codesign.flow import Design, register_step, write_json
 from codesign.vectors.make import concat, corner_inputs, keras_vs_reference, random_inputs
@@ -80,6 +81,6 @@ def vectors_step(design: Design) -> dict:
     write_json(design.path("vectors") / "formats.json",
                {"output": fp.output, "output_format": fp.output_format.to_dict(), "layers": fp.describe()})
     kv = result["keras_vs_reference"]
-    print(f"  {result['samples']} vectors; quantized Keras vs reference: {kv['mismatches']} mismatches, "
-          f"max |diff| {kv['max_abs_diff']:g}")
+    say(f"{result['samples']} vectors; quantized Keras vs reference: {kv['mismatches']} mismatches, "
+        f"max |diff| {kv['max_abs_diff']:g}")
     return result

@@ -38,7 +38,8 @@ def normalized(folder: Path, patterns: tuple[str, ...] = ("**/*",)) -> dict:
     files, JSON without volatile keys, weights and config of ``.keras`` files, bytes of the rest
     (only files matching ``patterns``)."""
     out = {}
-    paths = sorted({p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()})
+    # logs (the step's own, a simulator's) hold times and pids: two honest runs differ there
+    paths = sorted({p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file() and p.suffix != ".log"})
     for p in paths:
         rel = p.relative_to(folder).as_posix()
         if p.suffix == ".npz":
