@@ -4,7 +4,7 @@ yosys ``synth_xilinx -run :check`` maps the whole top (core, ROMs, stream adapte
 cells; this module then runs a static timing analysis over that netlist (``write_json``) with
 the cell delays of yosys' own library (``+/xilinx/cells_sim.v``: Project X-Ray 7-series numbers
 in its ``specify`` blocks) plus a routing model: ``net_ns`` on every routed cell input (LUT
-inputs, CARRY4 ``DI``/``CYINIT``; the carry chain and LUT->CARRY4 ``S`` are dedicated wires),
+inputs, INV inputs, CARRY4 ``DI``/``CYINIT``; the carry chain and LUT->CARRY4 ``S`` are dedicated wires),
 as in ``TOOLCHAIN.md`` "Timing without Vivado". The same analysis with ``net_ns = 0`` is the
 cells-only figure, an optimistic bound.
 
@@ -28,8 +28,9 @@ from pathlib import Path
 LABEL = "estimated before place & route (yosys cell delays + {net} ns/net)"
 LIBRARY = "/usr/share/yosys/xilinx/cells_sim.v"
 CLOCK_PINS = ("C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK")
-# routed inputs get a net delay; the carry chain (CI) and LUT -> CARRY4.S are dedicated wires
-ROUTED = {"CARRY4": ("DI", "CYINIT"), "LUT1": ("I0",), "LUT2": ("I0", "I1"), "LUT3": ("I0", "I1", "I2"),
+# routed inputs get a net delay; the carry chain (CI) and LUT -> CARRY4.S are dedicated wires.
+# An INV is a LUT1 after Vivado's mapping: its input is routed too.
+ROUTED = {"CARRY4": ("DI", "CYINIT"), "INV": ("I",), "LUT1": ("I0",), "LUT2": ("I0", "I1"), "LUT3": ("I0", "I1", "I2"),
           "LUT4": ("I0", "I1", "I2", "I3"), "LUT5": ("I0", "I1", "I2", "I3", "I4"),
           "LUT6": ("I0", "I1", "I2", "I3", "I4", "I5")}
 # cell delay models per yosys family: yosys has 7-series numbers only
