@@ -193,3 +193,29 @@ def test_delay_cut_keeps_every_stage_within_the_cutoff():
     assert np.array_equal(staged, np.asarray(comb.predict(inputs)))
     with pytest.raises(ValueError, match="shorter than one operation"):
         retimed(comb, shortest / 2, model)
+
+
+def test_auto_clock_is_the_lowest_predicted_latency():
+    """``rtl.clock_mhz: auto`` picks, among the candidate clocks, the cut of least predicted ns."""
+    import numpy as np
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from codesign.config import RtlConfig
+    from codesign.rtl.closure import CALIBRATION, choose_clock, predicted
+    from codesign.rtl.pipeline import DelayModel
+    from codesign.rtl.trace import HW
+    rng = np.random.default_rng(1)
+    x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
+    y = ((x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu() @ rng.integers(-8, 8, (16, 4)).astype(float))
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    clock, record = choose_clock(comb, 50, 250)
+    table = record["candidates"]
+    assert {r["clock_mhz"] for r in table} >= {50.0, 100.0, 250.0} and record["chosen"]["clock_mhz"] == clock
+    assert record["chosen"]["latency_ns"] == min(r["latency_ns"] for r in table)
+    model = DelayModel(scale=CALIBRATION)
+    stages, ns = predicted(comb, clock, model, 0.125)
+    assert stages == record["chosen"]["stages"] and ns == pytest.approx(record["chosen"]["latency_ns"], abs=0.01)
+    assert ns == pytest.approx(top_cycles(stages) * 1000 / clock)
+    assert RtlConfig(clock_mhz="auto").clock_mhz == "auto"
+    with pytest.raises(ValueError):
+        RtlConfig(clock_mhz="fast")
