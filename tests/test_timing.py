@@ -219,3 +219,29 @@ def test_auto_clock_is_the_lowest_predicted_latency():
     assert RtlConfig(clock_mhz="auto").clock_mhz == "auto"
     with pytest.raises(ValueError):
         RtlConfig(clock_mhz="fast")
+
+
+@needs_yosys
+def test_worst_path_per_stage_of_a_cut_core(tmp_path):
+    """The estimate reports the worst path into every stage's output registers; the worst of them
+    is the design's, and each stage's logic is near the model's (calibrated) stage delay."""
+    import numpy as np
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from codesign.rtl.build import write_core
+    from codesign.rtl.closure import CALIBRATION
+    from codesign.rtl.pipeline import DelayModel, cut, stage_delays
+    from codesign.rtl.trace import HW
+    rng = np.random.default_rng(0)
+    x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
+    y = (x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu() @ rng.integers(-8, 8, (16, 4)).astype(float)
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    model = DelayModel(scale=CALIBRATION)
+    core = write_core(comb, "tcore", tmp_path / "core", cut(comb, 5.0, model), 10.0)
+    lib = [str(p) for p in (tmp_path / "core" / "src" / "static").glob("*.v") if p.name != "lookup_table.v"]
+    t = estimate(core["sources"] + lib, "tcore", "xc7", 100.0, tmp_path / "t")
+    per_stage = t["stage_worst_ns"]
+    assert list(per_stage) == [str(i) for i in range(core["stages"])]
+    assert max(per_stage.values()) == pytest.approx(t["worst_ns"])
+    for modelled, estimated in zip(stage_delays(comb, 5.0, model), per_stage.values()):
+        assert 0.5 * modelled < estimated - 0.303 < 1.5 * modelled

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from codesign.rtl.build import build_rtl
-from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, stage_count
+from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, stage_count, stage_delays
 from codesign.rtl.timing import estimate
 
 
@@ -91,7 +91,10 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
         if timing is None or "skipped" in timing:
             break
         tried.append({"cutoff_ns": round(cutoff, 4), "stages": build["core"]["stages"], "worst_ns": timing["worst_ns"],
-                      "meets": timing["meets"], "critical_stage": timing["critical_path"]["stage"]})
+                      "meets": timing["meets"], "critical_stage": timing["critical_path"]["stage"],
+                      # per stage: the model's logic delay vs the estimate's worst path (with clk->Q)
+                      "stage_model_ns": stage_delays(comb, cutoff, model),
+                      "stage_estimate_ns": list(timing.get("stage_worst_ns", {}).values())})
         log(f"[rtl] cut every {cutoff:.2f} ns (model): {build['core']['stages']} stages, "
             f"worst path {timing['worst_ns']:.2f} ns, {'meets' if timing['meets'] else 'misses'} {budget:.2f} ns")
         if timing["meets"]:

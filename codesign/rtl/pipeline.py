@@ -115,3 +115,16 @@ def stage_count(comb, cutoff_ns: float, model: DelayModel) -> int:
     r = retimed(comb, cutoff_ns, model)
     last = max(r.ops[i].latency for i in r.out_idxs)
     return floor(last / (cutoff_ns + 1e-9)) + 1
+
+
+def stage_delays(comb, cutoff_ns: float, model: DelayModel) -> list[float]:
+    """Modelled logic delay (ns) of each stage of ``cut(comb, cutoff_ns)``: its latest op's
+    arrival after the stage's start (to compare with the estimate's worst path per stage)."""
+    r = retimed(comb, cutoff_ns, model)
+    worst: dict[int, float] = {}
+    for op in r.ops:
+        if op_delay(op, model) == 0:
+            continue
+        st = int(max(op.latency - 1e-9, 0) // cutoff_ns)
+        worst[st] = max(worst.get(st, 0.0), op.latency - st * cutoff_ns)
+    return [round(worst.get(i, 0.0), 4) for i in range(stage_count(comb, cutoff_ns, model))]
