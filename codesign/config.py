@@ -156,8 +156,9 @@ class SweepConfig(Section):
     workers: int = Field(1, ge=1, description="local worker processes")
     boards: list[str] = Field(default_factory=list, description="boards to build every point for "
                                                               "(default: the design's board)")
-    clocks_mhz: list[float] = Field(default_factory=list, description="target clocks to build every point "
-                                                                    "for (default: each board's clock)")
+    clocks_mhz: list[Annotated[float, Field(gt=0)] | Literal["auto"]] = Field(
+        default_factory=list, description="target clocks to build every point for (default: each board's "
+                                          "clock; auto: the rtl step chooses)")
 
     @field_validator("bits")
     @classmethod
@@ -206,8 +207,9 @@ class RtlConfig(Section):
     latency_cutoff: float | None = Field(
         None, gt=0, description="da4ml adder levels per pipeline stage (explicit override); "
                                 "null: stages cut so the timing estimate meets the clock")
-    clock_mhz: float | None = Field(None, gt=0, description="target clock; null: the board's default "
-                                                         "(at most the board's max_clock_mhz)")
+    clock_mhz: Annotated[float, Field(gt=0)] | Literal["auto"] | None = Field(
+        None, description="target clock; null: the board's default (at most the board's max_clock_mhz); "
+                          "auto: the clock x stages pair of lowest predicted latency up to max_clock_mhz")
     timing: bool = Field(True, description="yosys timing estimate (Fmax before place & route) of every build")
     net_delay_ns: float = Field(0.5, ge=0, le=5, description="routing model: delay added per routed net")
     timing_margin: float = Field(0.125, ge=0, lt=1, description="share of the period kept free "

@@ -32,7 +32,9 @@ def top_cycles(core_stages: int) -> int:
 
 
 def fifo_addr_w(adapter_latency: int) -> int:
-    """``FIFO_ADDR_W`` of ``axis_pipe_adapter``: depth ``2**w`` must exceed ``LATENCY + 1``."""
+    """``FIFO_ADDR_W`` of ``axis_pipe_adapter``: depth ``2**w`` must exceed ``LATENCY + 2``
+    (its registered ready flag ignores the cycle's accept and pop: a beat holds its credit for
+    ``LATENCY + 1`` cycles and one more is kept free, so a ready sink sees one result per cycle)."""
     return max(4, (adapter_latency + 2).bit_length())
 
 

@@ -38,6 +38,8 @@ def test_grid_over_boards_and_clocks():
     assert len({training_key(t) for t in points.values()}) == 1       # one training for all four
     with pytest.raises(ValueError, match="max_clock_mhz"):
         grid(parse_config({"sweep": {"clocks_mhz": [400]}}))
+    auto = grid(parse_config({"sweep": {"bits": [8], "sizes": [4], "clocks_mhz": [100, "auto"]}}))
+    assert sorted(auto) == ["w8_s4_pynq-z2_100", "w8_s4_pynq-z2_auto"] and auto["w8_s4_pynq-z2_auto"]["rtl"]["clock_mhz"] == "auto"
     with pytest.raises(ConfigError, match="unknown board"):
         parse_config({"sweep": {"boards": ["nope"]}})
 

@@ -25,6 +25,7 @@ class DelayModel:
     carry4_ns: float = 0.114     # CARRY4 CI -> CO[3] (each further block)
     dsp_ns: float = 2.823        # DSP48E1 A -> P, unregistered multiply
     clk_to_q_ns: float = 0.303   # FDRE C -> Q (the stage register the path starts at)
+    scale: float = 1.0           # estimate / model ratio of a stage's logic delay (calibration)
 
     def adder(self, bits: int) -> float:
         """A ripple-carry adder of ``bits`` output bits: net, LUT, carry chain."""
@@ -46,7 +47,11 @@ def _bits(qint) -> int:
 
 
 def op_delay(op, model: DelayModel) -> float:
-    """Delay (ns) of one da4ml ``Op`` under ``model``."""
+    """Delay (ns) of one da4ml ``Op`` under ``model`` (its raw delay times ``model.scale``)."""
+    return model.scale * _raw_delay(op, model)
+
+
+def _raw_delay(op, model: DelayModel) -> float:
     code = op.opcode
     if code in (-1, 5, 3):                 # input copy, constant, quantize (wires)
         return 0.0
@@ -110,3 +115,16 @@ def stage_count(comb, cutoff_ns: float, model: DelayModel) -> int:
     r = retimed(comb, cutoff_ns, model)
     last = max(r.ops[i].latency for i in r.out_idxs)
     return floor(last / (cutoff_ns + 1e-9)) + 1
+
+
+def stage_delays(comb, cutoff_ns: float, model: DelayModel) -> list[float]:
+    """Modelled logic delay (ns) of each stage of ``cut(comb, cutoff_ns)``: its latest op's
+    arrival after the stage's start (to compare with the estimate's worst path per stage)."""
+    r = retimed(comb, cutoff_ns, model)
+    worst: dict[int, float] = {}
+    for op in r.ops:
+        if op_delay(op, model) == 0:
+            continue
+        st = int(max(op.latency - 1e-9, 0) // cutoff_ns)
+        worst[st] = max(worst.get(st, 0.0), op.latency - st * cutoff_ns)
+    return [round(worst.get(i, 0.0), 4) for i in range(stage_count(comb, cutoff_ns, model))]

@@ -21,7 +21,12 @@ def rtl_step(design: Design) -> dict:
 
     cfg = design.cfg
     board = load_board(cfg.board)
-    clock_mhz = target_clock_mhz(board, cfg.rtl.clock_mhz)   # checked before anything is written
+    auto = cfg.rtl.clock_mhz == "auto"
+    if auto and cfg.rtl.latency_cutoff is not None:
+        raise ValueError("rtl.clock_mhz: auto chooses the clock and the stage cut together: set "
+                         "rtl.latency_cutoff to null, or give rtl.clock_mhz in MHz")
+    # checked before anything is written
+    clock_mhz = target_clock_mhz(board, None if auto else cfg.rtl.clock_mhz)
     model = load_trained(design, cfg.rtl.variant)
     spec = read_model(model)
     from codesign.fixedpoint import FixedPointModel
@@ -31,6 +36,14 @@ def rtl_step(design: Design) -> dict:
             {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
     out = design.path("rtl")
     r = cfg.rtl
+    clock_choice = None
+    if auto:      # from 50 MHz (or the board's clock if lower) up to the highest the board can generate
+        from codesign.rtl.closure import choose_clock
+        clock_mhz, clock_choice = choose_clock(traced.comb, min(50.0, board.clock_mhz),
+                                               board.max_clock_mhz or board.clock_mhz, r.net_delay_ns,
+                                               r.timing_margin)
+        print(f"[rtl] clock auto: {clock_mhz:g} MHz, {clock_choice['chosen']['stages']} stages, "
+              f"{clock_choice['chosen']['latency_ns']:.0f} ns predicted")
     if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
         build = build_rtl(traced, out, r.latency_cutoff, 1000.0 / clock_mhz)
         timing = (estimate_build(build, board.family, clock_mhz, out / "timing", r.net_delay_ns, r.timing_margin)
@@ -40,6 +53,8 @@ def rtl_step(design: Design) -> dict:
     else:
         build, timing, pipelining = build_for_clock(traced, out, board.family, clock_mhz, r.net_delay_ns,
                                                     r.timing_margin, r.timing_runs, check=r.timing)
+    if clock_choice is not None:
+        pipelining["clock_choice"] = clock_choice
     latency = latency_figure(build["latency_cycles"], clock_mhz, timing)
     result = {"variant": cfg.rtl.variant, "board": cfg.board, "target_clock_mhz": clock_mhz,
               "clock_mhz": latency["clock_mhz"], "latency_cycles": build["latency_cycles"],

@@ -4,7 +4,7 @@ yosys ``synth_xilinx -run :check`` maps the whole top (core, ROMs, stream adapte
 cells; this module then runs a static timing analysis over that netlist (``write_json``) with
 the cell delays of yosys' own library (``+/xilinx/cells_sim.v``: Project X-Ray 7-series numbers
 in its ``specify`` blocks) plus a routing model: ``net_ns`` on every routed cell input (LUT
-inputs, CARRY4 ``DI``/``CYINIT``; the carry chain and LUT->CARRY4 ``S`` are dedicated wires),
+inputs, INV inputs, CARRY4 ``DI``/``CYINIT``; the carry chain and LUT->CARRY4 ``S`` are dedicated wires),
 as in ``TOOLCHAIN.md`` "Timing without Vivado". The same analysis with ``net_ns = 0`` is the
 cells-only figure, an optimistic bound.
 
@@ -28,8 +28,9 @@ from pathlib import Path
 LABEL = "estimated before place & route (yosys cell delays + {net} ns/net)"
 LIBRARY = "/usr/share/yosys/xilinx/cells_sim.v"
 CLOCK_PINS = ("C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK")
-# routed inputs get a net delay; the carry chain (CI) and LUT -> CARRY4.S are dedicated wires
-ROUTED = {"CARRY4": ("DI", "CYINIT"), "LUT1": ("I0",), "LUT2": ("I0", "I1"), "LUT3": ("I0", "I1", "I2"),
+# routed inputs get a net delay; the carry chain (CI) and LUT -> CARRY4.S are dedicated wires.
+# An INV is a LUT1 after Vivado's mapping: its input is routed too.
+ROUTED = {"CARRY4": ("DI", "CYINIT"), "INV": ("I",), "LUT1": ("I0",), "LUT2": ("I0", "I1"), "LUT3": ("I0", "I1", "I2"),
           "LUT4": ("I0", "I1", "I2", "I3"), "LUT5": ("I0", "I1", "I2", "I3", "I4"),
           "LUT6": ("I0", "I1", "I2", "I3", "I4", "I5")}
 # cell delay models per yosys family: yosys has 7-series numbers only
@@ -202,10 +203,13 @@ def analyze(netlist: dict, top: str, net_ns: float, library: str = LIBRARY) -> d
         return arrival[root]
 
     worst = None
+    per_register: dict[str, float] = {}     # register cell -> its latest data arrival + setup (ps)
     for b, setup, cname, pin in endpoints:
         if b in clock_bits:
             continue
         t_end = settle(b) + setup
+        if not cname.startswith("port "):
+            per_register[cname] = max(t_end, per_register.get(cname, 0.0))
         if worst is None or t_end > worst[0]:
             worst = (t_end, b, setup, cname, pin)
     if worst is None:
@@ -222,7 +226,7 @@ def analyze(netlist: dict, top: str, net_ns: float, library: str = LIBRARY) -> d
     start_bit = b
     luts = sum(1 for arc, *_ in steps if arc.startswith("LUT"))
     carry = sum(1 for arc, *_ in steps if arc.startswith("CARRY4"))
-    return {"worst_ns": round(t_end / 1000, 4), "endpoints": len(endpoints),
+    return {"worst_ns": round(t_end / 1000, 4), "endpoints": len(endpoints), "per_register": per_register,
             "unknown_cells": sorted(unknown),
             "path": {"start": names.get(start_bit, str(start_bit)), "start_cell": steps[0][1],
                      "end": cname, "end_pin": pin, "lut_levels": luts, "carry4": carry,
@@ -252,6 +256,38 @@ def _register_name(netlist: dict, top: str, cell: str) -> str:
                 aliases.append((n.get("hide_name", 0), "_inp" not in name, len(name),
                                 name if len(n["bits"]) == 1 else f"{name}[{i}]"))
     return min(aliases)[3] if aliases else cell
+
+
+def stage_worst_ns(netlist: dict, top: str, per_register: dict[str, float]) -> dict[str, float]:
+    """Worst path (ns) into each da4ml core stage's logic output: the registers ``stage<i+1>_inp``
+    end the logic of stage i, ``model_out`` the last stage's. Keys are stage numbers."""
+    mod = netlist["modules"][top]
+    q_bit = {}
+    for cname in per_register:
+        c = mod["cells"].get(cname, {})
+        q = [b for p, d in c.get("port_directions", {}).items() if d == "output" for b in c["connections"][p]]
+        if q and isinstance(q[0], int):
+            q_bit[cname] = q[0]
+    names: dict[int, list[str]] = {}
+    wanted = set(q_bit.values())
+    for name, n in mod["netnames"].items():
+        for b in n["bits"]:
+            if b in wanted:
+                names.setdefault(b, []).append(name)
+    worst: dict[int, float] = {}
+    out_regs = []
+    for cname, b in q_bit.items():
+        aliases = names.get(b, [])
+        stages = [st for st in map(pipeline_stage, aliases) if st is not None]
+        if stages:
+            if stages[0] > 0:
+                worst[stages[0] - 1] = max(per_register[cname], worst.get(stages[0] - 1, 0.0))
+        elif any(re.search(r"(^|\.)model_out$", a) for a in aliases):
+            out_regs.append(per_register[cname])
+    if out_regs:
+        last = max(worst) + 1 if worst else 0
+        worst[last] = max(out_regs)
+    return {str(k): round(v / 1000, 4) for k, v in sorted(worst.items())}
 
 
 def pipeline_stage(name: str) -> int | None:
@@ -304,6 +340,7 @@ def estimate(sources: list[str], top: str, family: str, clock_mhz: float, workdi
                           "carry4": path["carry4"], "carry_bits": path["carry_bits"], "cells": path["cells"],
                           "arcs": path["arcs"]},
         "cells_only_path": {k: cells_only["path"][k] for k in ("lut_levels", "carry4", "cells")},
+        "stage_worst_ns": stage_worst_ns(netlist, top, routed["per_register"]),
         "endpoints": routed["endpoints"], "cells_without_delays": routed["unknown_cells"],
         "tool": yosys_version(), "seconds": round(time.perf_counter() - start, 1), "log": str(log),
     }

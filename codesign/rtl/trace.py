@@ -283,8 +283,11 @@ def trace(spec: ModelSpec, solver_options: dict | None = None) -> Traced:
 # da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
 # wrong constant-matrix products for some weight matrices (seen on a random 8-bit fusion
 # layer: 16 of 3,000 scores off). Every trace is therefore checked against the numpy twin,
-# and the next solver setting is tried when the check fails.
+# and the next solver setting is tried when the check fails. The first one asks for adder trees
+# of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns
+# of modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
 SOLVER_SETTINGS = (
+    {"hard_dc": 0},
     {"search_all_decompose_dc": False},
     {"decompose_dc": -1, "search_all_decompose_dc": False},
     {"method0": "wmc-dc", "hard_dc": 2},

@@ -33,7 +33,8 @@ def hardware_targets(cfg: DesignConfig) -> list[tuple[str, float | None]]:
     clocks = cfg.sweep.clocks_mhz or [None]
     for b in boards:
         for c in clocks:
-            target_clock_mhz(load_board(b), c)       # a clock the board cannot generate fails here
+            if c != "auto":                            # auto: the rtl step chooses the clock
+                target_clock_mhz(load_board(b), c)       # a clock the board cannot generate fails here
     return [(b, c) for b in boards for c in clocks]
 
 
@@ -60,7 +61,7 @@ def grid(cfg: DesignConfig) -> dict[str, dict]:
             for board, clock in targets:
                 hw = copy.deepcopy(tree)
                 hw["board"], hw["rtl"]["clock_mhz"] = board, clock
-                suffix = "" if len(targets) == 1 else f"_{board}" + ("" if clock is None else f"_{clock:g}")
+                suffix = "" if len(targets) == 1 else f"_{board}" + ("" if clock is None else f"_{clock}" if isinstance(clock, str) else f"_{clock:g}")
                 points[f"w{bits}_s{size}{suffix}"] = hw
     return points
 

@@ -101,7 +101,7 @@ if cocotb is not None:
         assert np.array_equal(np.frombuffer(bytes(got.tdata), "<u4"), words + 1)
 
 
-@pytest.mark.parametrize("latency,fifo_addr_w", [(1, 2), (4, 3), (9, 4)])
+@pytest.mark.parametrize("latency,fifo_addr_w", [(1, 2), (4, 3), (5, 3), (9, 4)])
 def test_stream_wrapper(tmp_path, rtl_sim, latency, fifo_addr_w):
     from codesign.sim.runner import run_cocotb
     run_cocotb(rtl_sim, [str(HERE / "pipe_delay_top.v"), str(KERNELS / "axis_pipe_adapter.v")],
