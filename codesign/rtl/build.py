@@ -75,8 +75,9 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dic
              "latency_cycles": top_cycles(core["stages"], beats),
              "fifo_addr_w": fifo_addr_w(2 + core["latency"]),
              "stream": layout.to_dict(), "feeds": [f.to_dict() for f in traced.feeds],
-             "score_format": [None if f is None else f.to_dict() for f in traced.out_fmts],
-             "score_frac_bits": layout.score_frac_bits, "matmul_order": traced.matmul_order,
+             # the int32 score word(s), and the core's exact output element(s) in it
+             "score_format": FixedFormat(32, 32 - layout.score_frac_bits, layout.score_signed).to_dict(),
+             "output_formats": [None if f is None else f.to_dict() for f in traced.out_fmts], "matmul_order": traced.matmul_order,
              "latency_cutoff": latency_cutoff if isinstance(latency_cutoff, (int, float)) else None,
              "solver_options": traced.solver_options, "trace_check": traced.check}
     (out / "build.json").write_text(json.dumps(build, indent=2))

@@ -15,18 +15,15 @@ def rtl_step(design: Design) -> dict:
     from codesign.rtl.build import build_rtl
     from codesign.rtl.closure import build_for_clock, estimate_build
     from codesign.rtl.synth import synthesize
-    from codesign.rtl.trace import read_model, trace_checked
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.trace import trace_checked
     from codesign.train.step import load_trained
 
     cfg = design.cfg
     board = load_board(cfg.board)
     clock_mhz = target_clock_mhz(board, cfg.rtl.clock_mhz)   # checked before anything is written
     model = load_trained(design, cfg.rtl.variant)
-    spec = read_model(model)
-    from codesign.fixedpoint import FixedPointModel
-    fp = FixedPointModel.from_keras(model)
-    traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
-        {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
+    traced = trace_checked(FixedPointModel.from_keras(model))
     out = design.path("rtl")
     r = cfg.rtl
     if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
@@ -45,7 +42,7 @@ def rtl_step(design: Design) -> dict:
               "stream": build["stream"], "score_format": build["score_format"],
               "timing": timing if timing is not None else {"skipped": "rtl.timing is off"},
               "pipelining": pipelining,
-              "matmul_order": ["A.(X.W)"] * (len(spec.gcn) - 1) + ["(A[readout].H).W"]}
+              "feeds": build["feeds"], "matmul_order": traced.matmul_order}
     print(timing_summary(result))
     if cfg.rtl.synth:
         res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys")

@@ -230,7 +230,10 @@ def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
             values[op.name] = TRACERS["gcn"](op, *args, rows=rows)
             if rows is not None:
                 row_pos[op.name] = {r: j for j, r in enumerate(rows)}
-            order.append("(A.X).W" if not op.static else "(A[readout].H).W" if rows else "A.(X.W)")
+            if op.static:
+                order.append("(A[readout].H).W" if rows else "A.(X.W)")
+            else:
+                order.append("(A[readout].X).W" if rows else "(A.X).W")
             continue
         src_rows = [row_pos[i] for i in op.inputs if i in row_pos]
         if src_rows and op.kind == "readout":
@@ -251,8 +254,8 @@ def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
 
 
 # da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
-# wrong constant-matrix products for some weight matrices (seen on a random 8-bit fusion
-# layer: 16 of 3,000 scores off). Every trace is therefore checked against the fixed-point
+# wrong constant-matrix products for some weight matrices (seen on a random 8-bit dense
+# layer of the head: 16 of 3,000 scores off). Every trace is therefore checked against the fixed-point
 # reference, and the next solver setting is tried when the check fails.
 SOLVER_SETTINGS = (
     {"search_all_decompose_dc": False},
