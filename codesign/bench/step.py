@@ -47,4 +47,7 @@ def run_isolated(design: Design) -> dict:
 
 @register_step("bench", sections=("bench", "rtl.variant"), after=("train",))
 def bench_step(design: Design) -> dict:
+    if design.cfg.model_file:
+        from codesign.hls.byom import OWN_MODEL
+        return {"skipped": OWN_MODEL}
     return run_isolated(design)
