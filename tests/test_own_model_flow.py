@@ -125,3 +125,22 @@ def test_issue_example_model_through_the_flow(tmp_path):
     out = QActivation("quantized_bits(8,2,alpha=1)", name="out_q")(h)
     s = _run(tmp_path, _randomize(tf.keras.Model([x, a], out, name="issue_model")))["steps"]
     assert s["hls"]["mismatches"] == 0 and s["sim"]["mismatches"] == 0
+
+
+@pytest.mark.slow
+def test_sim_step_when_the_first_simulator_is_missing(tmp_path, monkeypatch):
+    """rtl.simulators [icarus, verilator] with Icarus not installed: icarus is recorded as skipped,
+    Verilator runs, the step completes (it once loaded sim/icarus/vectors.npz, never written)."""
+    import shutil
+    from codesign.sim import runner
+    which = shutil.which
+    monkeypatch.setattr(runner.shutil, "which", lambda name, **kw: None if name == "iverilog" else which(name, **kw))
+    path = tmp_path / "g.h5"
+    grid_model().save(path)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**FAST, "rtl": {**FAST["rtl"], "simulators": ["icarus", "verilator"]}}))
+    out = tmp_path / "g"
+    assert main(["flow", "--model", str(path), "--out", str(out), "--config", str(config), "--vectors", "50"]) == 0
+    sim = json.loads((out / "sim" / "rtlsim.json").read_text())
+    assert "iverilog" in sim["skipped_simulators"]["icarus"] and sim["simulator"] == "verilator"
+    assert sim["passed"] and sim["mismatches"] == 0 and sim["keras_cpu_batch1"]["median_us"] > 0
