@@ -30,6 +30,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def cmd_flow(args) -> int:
     from codesign.flow import check_steps, locked, prepare_folder, run_flow
+    if args.model:
+        return _flow_own_model(args)
     steps = check_steps(None if args.steps is None else [s.strip() for s in args.steps.split(",") if s.strip()])
     design, clear = _design(args)
     with locked(design.folder):
@@ -48,6 +50,34 @@ def cmd_summary(args) -> int:
         raise FileNotFoundError(f"{why}: run 'codesign flow --out {args.out}' first")
     print(format_summary(summary, Path(args.out)))
     return 0
+
+
+def _flow_own_model(args) -> int:
+    """``codesign flow --model FILE``: vectors, hls, rtl and sim of a model of your own."""
+    from codesign.flow import Design, load_steps, open_design, run_flow
+    from codesign.hls.byom import OWN_MODEL_STEPS, own_model_config
+    if args.steps:
+        raise ValueError("--steps does not go with --model: a model of your own runs "
+                         f"{', '.join(OWN_MODEL_STEPS)} (data, train, bench, bitstream recorded as skipped)")
+    cfg = own_model_config(Path(args.model), load_config(args.config), args.vectors,
+                           Path(args.inputs) if args.inputs else None)
+    out = Path(args.out)
+    if (out / "design.yaml").is_file():
+        design, _ = open_design(out)
+        if design.cfg.model_file != cfg.model_file:
+            raise ValueError(f"{out} holds the design of {design.cfg.model_file or 'the built-in model'}; "
+                             f"give a model of your own its own folder: --out {out.parent / Path(args.model).stem}")
+        design = Design(out, cfg)
+    else:
+        design = Design(out, cfg)
+    load_steps()
+    summary = run_flow(design, list(OWN_MODEL_STEPS), force=args.force)
+    steps = summary["steps"]
+    print(f"summary: {out / 'summary.json'}")
+    sim, hls = steps.get("sim") or {}, steps.get("hls") or {}
+    print(f"C simulation: {hls.get('mismatches')} mismatches; RTL simulation: {sim.get('mismatches')} "
+          f"mismatches ({sim.get('samples')} requests)")
+    return 0 if hls.get("mismatches") == 0 and sim.get("passed") else 1
 
 
 def cmd_step(args) -> int:
@@ -189,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("flow", help="run the flow's steps on a design")
     _common(p)
     p.add_argument("--steps", default=None, help="comma-separated steps (default: the whole flow)")
+    p.add_argument("--model", default=None, help="bring your own model (a saved .h5/.keras of supported layers): "
+                   "runs vectors, hls, rtl and sim on it")
+    p.add_argument("--vectors", type=int, default=1000,
+                   help="with --model: random requests on the inputs' grids (default: %(default)s)")
+    p.add_argument("--inputs", default=None, help="with --model: your own requests, an .npz with one array per "
+                   "input name")
     p.set_defaults(func=cmd_flow)
     for name, text in (("data", "prepare MovieLens-100K"), ("train", "train every model variant"),
                        ("vectors", "freeze reference vectors and their fixed-point outputs"),

@@ -188,6 +188,8 @@ class VectorsConfig(Section):
     real: int = Field(12000, ge=1, description="test-split requests (positives + sampled negatives) frozen")
     random: int = Field(2000, ge=0, description="requests with uniformly random inputs over their full grids")
     seed: int = 0
+    inputs_file: str | None = Field(None, description="a model of your own: your own requests (.npz, one "
+                                    "array per input name), frozen beside the random ones")
 
 
 class HlsConfig(Section):
@@ -358,6 +360,8 @@ class DesignConfig(Section):
     host: HostConfig = Field(default_factory=HostConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
+    # a model of your own (codesign flow --model): the steps read this file instead of training
+    model_file: str | None = Field(None, description="a saved .h5/.keras model of supported layers")
 
     @field_validator("board")
     @classmethod

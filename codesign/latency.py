@@ -1,8 +1,10 @@
 """Latency of the RTL top in cycles and in ns, computed here and nowhere else.
 
-Cycles (first request beat in -> first score beat out) of ``kernels/rtl/recommender_top.v``:
-ROM read and its output register (2) + the da4ml core (its pipeline stages + 1: input and output registered) + the
-output FIFO of ``axis_pipe_adapter`` (1).
+Cycles (first request beat in -> first score beat out) of the generated top (``codesign/rtl/top.py``):
+when a request spans several beats, the gather (``axis_request_gather``: the other BEATS-1 beats + its
+output register) + the front (2: ROM read and its output register; token flags, then the reciprocal)
++ the da4ml core (its pipeline stages + 1: input and output registered) + the output FIFO of
+``axis_pipe_adapter`` (1).
 
 Nanoseconds: those cycles at a clock that is met. The clock is the lower of the target clock
 (board default or ``rtl.clock_mhz``) and the estimated Fmax of the ``rtl`` step's timing
@@ -11,8 +13,10 @@ estimate (before place & route); when Vivado's post-route timing exists (``bitst
 """
 from __future__ import annotations
 
-ROM_CYCLES = 2      # embedding ROM read + its output register (token flags, then the reciprocal table)
+FRONT_CYCLES = 2    # embedding ROM read + its output register (token flags, then the reciprocal table)
+ROM_CYCLES = FRONT_CYCLES
 FIFO_CYCLES = 1     # the adapter's output FIFO
+FIFO_MIN_ADDR_W = 4
 
 LABEL_ESTIMATE = "estimated before place & route"
 LABEL_VIVADO = "Vivado post-route timing"
@@ -26,16 +30,23 @@ def core_latency(stages: int) -> int:
     return stages + 1
 
 
-def top_cycles(core_stages: int) -> int:
-    """Cycles of the AXI-Stream top around a core of ``core_stages`` stages."""
-    return ROM_CYCLES + core_latency(core_stages) + FIFO_CYCLES
+def gather_cycles(beats: int) -> int:
+    """Cycles ``axis_request_gather`` adds to a request of ``beats`` beats (0 for one beat)."""
+    if beats < 1:
+        raise ValueError(f"a request has at least one beat, got {beats}")
+    return 0 if beats == 1 else (beats - 1) + 1    # the other beats, then its output register
+
+
+def top_cycles(core_stages: int, beats: int = 1) -> int:
+    """Cycles of the AXI-Stream top around a core of ``core_stages`` stages (requests of ``beats``)."""
+    return gather_cycles(beats) + FRONT_CYCLES + core_latency(core_stages) + FIFO_CYCLES
 
 
 def fifo_addr_w(adapter_latency: int) -> int:
     """``FIFO_ADDR_W`` of ``axis_pipe_adapter``: depth ``2**w`` must exceed ``LATENCY + 2``
     (its registered ready flag ignores the cycle's accept and pop: a beat holds its credit for
     ``LATENCY + 1`` cycles and one more is kept free, so a ready sink sees one result per cycle)."""
-    return max(4, (adapter_latency + 2).bit_length())
+    return max(FIFO_MIN_ADDR_W, (adapter_latency + 2).bit_length())
 
 
 def vivado_fmax_mhz(target_mhz: float, wns_ns: float) -> float:

@@ -30,29 +30,38 @@ def random_quant_model(model_cfg: dict, n_nodes: int = 300, vocab: int = 200, se
     return random_model(model=model_cfg, seed=seed, n_nodes=n_nodes, vocab=vocab, title_length=8)
 
 
-def random_requests(n: int, n_nodes: int, vocab: int, shape: tuple[int, int], seed: int = 1):
-    rng = np.random.default_rng(seed)
-    nodes = rng.integers(0, n_nodes, (n, shape[0]))
-    tokens = rng.integers(0, vocab, (n, shape[1]))
-    tokens[rng.random(tokens.shape) < 0.4] = 0
-    tokens[: n // 20] = 0      # some empty titles
-    return nodes, tokens
+def random_requests(fp, n: int, seed: int = 1) -> dict[str, np.ndarray]:
+    """``n`` requests by input name over every input's whole id space / grid, some ids padding."""
+    from codesign.vectors.make import random_inputs
+    inputs = random_inputs(fp, n, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed + 1)
+    for op in fp.inputs:
+        if op.ids:          # padding ids anywhere, and some all-padding requests
+            ids = inputs[op.name]
+            ids[rng.random(ids.shape) < 0.3] = 0
+            ids[: n // 20] = 0
+    return inputs
+
+
+def rtl_design(model, folder, n: int = 400, latency_cutoff=5) -> tuple[dict, str]:
+    """(build.json content + path, vectors .npz path) of ``model``: expected values from
+    ``codesign.fixedpoint``, vectors by input name."""
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.build import build_rtl
+    from codesign.rtl.trace import trace_checked
+    fp = FixedPointModel.from_keras(model)
+    traced = trace_checked(fp, n_check=3000)
+    build = build_rtl(traced, folder / "rtl", latency_cutoff=latency_cutoff, clock_ns=10)
+    inputs = random_requests(fp, n)
+    expected = fp.predict(inputs)
+    keras = model.predict(inputs, verbose=0).reshape(expected.shape)
+    assert np.array_equal(keras, expected), "codesign.fixedpoint differs from Keras"
+    np.savez(folder / "vectors.npz", expected=expected, **inputs)
+    build["path"] = str(folder / "rtl" / "build.json")
+    return build, str(folder / "vectors.npz")
 
 
 @pytest.fixture(scope="session")
 def small_rtl_design(tmp_path_factory):
     """(build.json content + path, vectors .npz path) of a small random design."""
-    from codesign.rtl.build import build_rtl
-    from codesign.rtl.trace import read_model, reference_numpy, trace_checked
-    folder = tmp_path_factory.mktemp("small_rtl")
-    model = random_quant_model(SMALL_MODEL)
-    spec = read_model(model)
-    traced = trace_checked(spec)
-    build = build_rtl(traced, folder / "rtl", latency_cutoff=5, clock_ns=10)
-    nodes, tokens = random_requests(400, 300, 200, (spec.n_graph_nodes, spec.title_length))
-    expected = reference_numpy(spec, nodes, tokens)
-    keras = model.predict({"nodes": nodes, "tokens": tokens}, verbose=0).reshape(-1)
-    assert np.array_equal(keras, expected), "numpy twin of the model differs from Keras"
-    np.savez(folder / "vectors.npz", nodes=nodes, tokens=tokens, expected=expected)
-    build["path"] = str(folder / "rtl" / "build.json")
-    return build, str(folder / "vectors.npz")
+    return rtl_design(random_quant_model(SMALL_MODEL), tmp_path_factory.mktemp("small_rtl"))

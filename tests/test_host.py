@@ -113,7 +113,8 @@ def test_missing_files_and_mismatched_overlays(reference, bitfile, tmp_path):
     with pytest.raises(FileNotFoundError, match="no bitstream"):
         RecommenderOverlay(str(tmp_path / "nothing.bit"))
     # a layout that is not the one the DMA was built for
-    other = StreamLayout(layout.n_nodes, 12, layout.score_frac_bits, node_rows=60, token_rows=30)
+    other = StreamLayout.from_dict({"n_nodes": layout.n_nodes, "title_length": 12, "node_rows": 60,
+                                    "score_frac_bits": layout.score_frac_bits, "token_rows": 30})
     with pytest.raises(ValueError, match=r"c_m_axis_mm2s_tdata_width = 256 \(expected 512\)"):
         RecommenderOverlay(str(bitfile), layout=other)
     with pytest.raises(ValueError, match="c_sg_length_width 26"):
@@ -265,14 +266,14 @@ def test_host_step_skips_boards_without_a_zynq_overlay(tmp_path):
 
 def test_pack_into_a_buffer_matches_a_fresh_pack():
     from codesign.stream import pack_requests, unpack_requests
-    layout = StreamLayout(6, 5, 13)
+    layout = StreamLayout.from_dict({"n_nodes": 6, "title_length": 5, "score_frac_bits": 13})
     rng = np.random.default_rng(3)
     nodes, tokens = rng.integers(0, 2 ** 16, (7, 6)), rng.integers(0, 2 ** 16, (7, 5))
     buf = np.full((9, layout.request_bytes), 0xAB, np.uint8)       # stale bytes must be cleared
     packed = pack_requests(layout, nodes, tokens, out=buf)
     assert np.array_equal(packed, pack_requests(layout, nodes, tokens)) and np.shares_memory(packed, buf)
     back = unpack_requests(layout, buf[:7])
-    assert np.array_equal(back[0], nodes) and np.array_equal(back[1], tokens)
+    assert np.array_equal(back["nodes"], nodes) and np.array_equal(back["tokens"], tokens)
     assert (buf[7:] == 0xAB).all()
     with pytest.raises(ValueError, match=r"out must be uint8 \(>= 7, 32\)"):
         pack_requests(layout, nodes, tokens, out=buf[:5])

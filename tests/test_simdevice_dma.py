@@ -9,7 +9,7 @@ from codesign.simdevice.dma import (DMACR, DMASR, ERR_IRQ, HALTED, IDLE, INT_ERR
                                     SLV_ERR, AxiDmaModel)
 from codesign.stream import StreamLayout, pack_requests, unpack_requests
 
-LAYOUT = StreamLayout(6, 8, 4)
+LAYOUT = StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 4})
 
 
 class SumBackend:
@@ -18,7 +18,8 @@ class SumBackend:
     name = "sum"
 
     def process(self, request_bytes):
-        nodes, tokens = unpack_requests(LAYOUT, request_bytes)
+        req = unpack_requests(LAYOUT, request_bytes)
+        nodes, tokens = req["nodes"], req["tokens"]
         return (nodes.sum(1) + tokens.sum(1)).astype("<i4").view(np.uint8).reshape(-1)
 
 

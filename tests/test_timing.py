@@ -122,6 +122,7 @@ def test_pipeline_stage_from_da4ml_register_names():
 
 def test_one_latency_figure():
     assert top_cycles(9) == 13                     # ROM + its register + (9 stages + 1) + FIFO
+    assert top_cycles(9, beats=3) == 13 + 3        # + the gather: the other 2 beats + its register
     assert fifo_addr_w(5) == 4 and fifo_addr_w(14) == 5 and 2 ** fifo_addr_w(30) > 31
     nominal = latency_figure(12, 100.0)           # any cycle count: the figure is cycles at the met clock
     assert nominal["latency_ns"] == 120 and "no timing evidence" in nominal["label"]
@@ -144,10 +145,11 @@ def test_a_design_cut_too_deep_misses_and_is_recut_to_meet(tmp_path):
     meets it, with the fewest stages the search found, and the logic is unchanged."""
     from codesign.rtl.build import build_rtl
     from codesign.rtl.closure import build_for_clock, estimate_build
-    from codesign.rtl.trace import read_model, trace_checked
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.trace import trace_checked
     from tests.random_models import random_model
-    traced = trace_checked(read_model(random_model(model={"interaction": True}, n_nodes=300, vocab=200,
-                                                   title_length=8)))
+    traced = trace_checked(FixedPointModel.from_keras(random_model(model={"interaction": True}, n_nodes=300,
+                                                                   vocab=200, title_length=8)))
     deep = build_rtl(traced, tmp_path / "deep", 20, 1000 / 150)
     t_deep = estimate_build(deep, "xc7", 150.0, tmp_path / "deep" / "timing", 0.5, 0.125)
     assert not t_deep["meets"] and t_deep["critical_path"]["stage"] is not None
@@ -168,7 +170,7 @@ def test_delay_cut_keeps_every_stage_within_the_cutoff():
     from da4ml.trace import FixedVariableArray, comb_trace
 
     from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, retimed, stage_count
-    from codesign.rtl.trace import HW
+    from codesign.rtl.ops import HW
     rng = np.random.default_rng(0)
     x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
     h = (x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu()

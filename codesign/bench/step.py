@@ -51,6 +51,9 @@ def run_isolated(design: Design) -> dict:
 
 @register_step("bench", sections=("bench", "rtl.variant"), after=("train",))
 def bench_step(design: Design) -> dict:
+    if design.cfg.model_file:
+        from codesign.hls.byom import OWN_MODEL
+        return {"skipped": OWN_MODEL}
     result = run_isolated(design)
     best = (result.get("best_cpu") or {}).get("latency") or {}
     if best:

@@ -94,6 +94,9 @@ def hls4ml_project(design: Design, board: Board, out: Path) -> dict:
 
 @register_step("bitstream", sections=("bitstream", "board", "hls", "rtl.variant"), after=("rtl",))
 def bitstream_step(design: Design) -> dict:
+    if design.cfg.model_file:
+        from codesign.hls.byom import OWN_MODEL
+        return {"skipped": OWN_MODEL}
     from codesign.bitstream.blockdesign import describe
     from codesign.bitstream.hwh import write_hwh
     from codesign.bitstream.vitis import write_vitis_project

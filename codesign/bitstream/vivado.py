@@ -5,7 +5,7 @@
     build.tcl          package the top as IP -> block design -> synthesis -> implementation
                        -> write_bitstream -> recommender.bit + recommender.hwh (+ .xsa, reports/)
     ip/src/            the RTL: recommender.v (ROM paths made relative), kernels/rtl/*.v,
-                       the da4ml core and its static library, node_rom.mem / token_rom.mem
+                       the da4ml core and its static library, the ROM init files (<op>_rom.mem)
     recommender.hwh    generated from the same description (replaced by Vivado's own export)
 
 Run it with ``vivado_command(out)``. ``run_vivado`` does that with a deadline when
@@ -25,7 +25,8 @@ from codesign.bitstream.blockdesign import (ACCEL_INSTANCE, ACCEL_MODULE, ACCEL_
                                             DMA_INSTANCE, RESET_INSTANCE, SMC_VLNV, BlockDesign, Port)
 
 OVERLAY = "recommender"          # recommender.bit + recommender.hwh: the pair pynq.Overlay loads
-ROM_FILES = {"node_rom.hex": "node_rom.mem", "token_rom.hex": "token_rom.mem"}
+# a ROM init file named in the generated top: "<path>/<op>_rom.hex" (copied as <op>_rom.mem)
+ROM_INIT = r'"([^"]*?([A-Za-z0-9_]+_rom)\.hex)"'
 _PORT = re.compile(r"^\s*(input|output)\s+wire\s*(?:\[(\d+):(\d+)\])?\s*(\w+)", re.M)
 
 
@@ -59,16 +60,16 @@ def copy_sources(sources: list[str], out: Path) -> list[Path]:
         if src.name in copied:
             raise ValueError(f"two RTL sources are both called {src.name}: {copied[src.name]} and {src}")
         text = src.read_text()
-        if src.name == f"{ACCEL_MODULE}.v":
-            for hexname, memname in ROM_FILES.items():
-                rom = src.parent / hexname
+        if src.name == f"{ACCEL_MODULE}.v":      # every ROM init file the generated top names
+            for path, stem in sorted(set(re.findall(ROM_INIT, text))):
+                rom, memname = Path(path), f"{stem}.mem"
+                if not rom.is_absolute():
+                    rom = src.parent / rom
                 if not rom.is_file():
                     raise FileNotFoundError(f"ROM init file {rom} is missing: re-run the rtl step")
                 shutil.copyfile(rom, out / memname)
                 copied[memname] = out / memname
-                text, n = re.subn(r'"[^"]*' + re.escape(hexname) + '"', f'"{memname}"', text)
-                if n != 1:
-                    raise ValueError(f"{src} should name {hexname} once as a ROM init parameter, found {n}")
+                text = text.replace(f'"{path}"', f'"{memname}"')
         (out / src.name).write_text(text)
         copied[src.name] = out / src.name
     return sorted(copied.values())

@@ -7,6 +7,9 @@ from codesign.flow import Design, register_step
 
 @register_step("data", sections=("data",))
 def data_step(design: Design) -> dict:
+    from codesign.hls.byom import OWN_MODEL
+    if design.cfg.model_file:
+        return {"skipped": OWN_MODEL}
     return prepare(design.cfg.data, design.path("data"))
 
 

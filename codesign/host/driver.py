@@ -203,11 +203,11 @@ class RecommenderOverlay(pynq.Overlay):
         name, ip = next(iter(dmas.items()))
         params = {k.lower(): str(v) for k, v in ip.get("parameters", {}).items()}
         want = {"c_include_sg": "0", "c_include_mm2s": "1", "c_include_s2mm": "1",
-                "c_m_axis_mm2s_tdata_width": str(self.layout.request_bits),
+                "c_m_axis_mm2s_tdata_width": str(self.layout.stream_bits),
                 "c_s_axis_s2mm_tdata_width": str(self.layout.score_bits)}
         bad = [f"{k} = {params.get(k, 'missing')} (expected {v})" for k, v in want.items() if params.get(k) != v]
         if bad:
-            raise ValueError(f"DMA '{name}' does not match the stream layout (requests {self.layout.request_bits} "
+            raise ValueError(f"DMA '{name}' does not match the stream layout (requests {self.layout.stream_bits} "
                              f"bits, scores {self.layout.score_bits} bits, simple mode): " + "; ".join(bad))
         max_bytes = (1 << int(params.get("c_sg_length_width", 14))) - 1
         if self.max_batch * self.layout.request_bytes > max_bytes:

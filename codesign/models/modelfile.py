@@ -26,7 +26,7 @@ def _not_keras(path: Path, why: str) -> ModelFileError:
     return ModelFileError(f"{path} is not a Keras model (.h5 or .keras): {why}")
 
 
-def read_model_config(path: Path) -> dict:
+def model_file_config(path: Path) -> dict:
     """The stored architecture of a ``.h5`` / ``.keras`` file, read without Keras."""
     path = Path(path)
     if not path.is_file():
@@ -78,7 +78,7 @@ def layer_classes(config: dict) -> list[tuple[str, str]]:
 def check_model_file(path: Path, allowed: tuple[str, ...]) -> dict:
     """Reads and checks the architecture of ``path``; returns it. Raises ``ModelFileError``
     naming every layer whose class holds code or is not in ``allowed``."""
-    config = read_model_config(path)
+    config = model_file_config(path)
     if config.get("class_name") not in CONTAINERS:
         raise _not_keras(path, f"its top object is a {config.get('class_name')}, not a model")
     classes = layer_classes(config)

@@ -79,6 +79,74 @@ def trace_op(op: Op, *inputs: FixedVariableArray) -> FixedVariableArray:
     return fn(op, *inputs)
 
 
+# ------------------------------------------------------------------------------ tracers
+
+def _vars(x) -> np.ndarray:
+    return x._vars if isinstance(x, FixedVariableArray) else np.asarray(x)
+
+
+def _wrap(like: FixedVariableArray, vars_: np.ndarray) -> FixedVariableArray:
+    return FixedVariableArray(np.asarray(vars_, dtype=object), like.solver_options)
+
+
+def _values(codes: np.ndarray | None, fmt: FixedFormat | None) -> np.ndarray | None:
+    """Real values of constant codes (exact in float64)."""
+    return None if codes is None else np.asarray(codes, np.float64) * 2.0 ** -fmt.frac
+
+
+@tracer("quant")
+def _quant(op, x):
+    return quantize_even(x, op.out)
+
+
+@tracer("dense")
+def _dense(op, x):
+    y = x @ _values(op.kernel, op.kernel_fmt)
+    return y if op.bias is None else y + _values(op.bias, op.bias_fmt)
+
+
+@tracer("gcn")
+def _gcn(op, x, a=None, rows: list[int] | None = None):
+    """``Â (X W) + b``. Static Â: Â·(X·W) (the dense products keep the narrow input), or, when
+    only ``rows`` of the output are read, (Â[rows]·X)·W (the dense products on those rows
+    only). Dynamic Â (``a``, core inputs on its grid): (Â·X)·W, a product of variables."""
+    kernel = _values(op.kernel, op.kernel_fmt)
+    if a is None:
+        adj = _values(op.adjacency, op.adjacency_fmt)
+        y = (adj[rows] @ x) @ kernel if rows is not None else adj @ (x @ kernel)
+    else:
+        if rows is not None:
+            a = a[rows]
+        y = (a @ x) @ kernel
+    return y if op.bias is None else y + _values(op.bias, op.bias_fmt)
+
+
+@tracer("readout")
+def _readout(op, x):
+    return x[list(op.indices)].reshape(-1)
+
+
+@tracer("meanpool")
+def _meanpool(op, emb, recip, mask=None):
+    """Sum over the ids of the embedding rows times the reciprocal of the count of non-zero ids
+    (``recip``: a core input fed by the top). Padding rows are zero already (the ROM's row 0)
+    unless ``mask`` (one bit per id, fed by the top) is given."""
+    if mask is not None:
+        emb = _wrap(emb, _vars(emb) * _vars(mask)[:, None])
+    total = np.sum(emb, axis=0)
+    return total * recip
+
+
+@tracer("concat")
+def _concat(op, *xs):
+    return _wrap(xs[0], np.concatenate([_vars(x) for x in xs], axis=-1))
+
+
+@tracer("multiply")
+def _multiply(op, a, b):
+    return a * b
+
+
 # ------------------------------------------------------------------ layers users bring
 # (op kinds added with the supported-layer table; see codesign.fixedpoint)
 

@@ -9,14 +9,16 @@ from codesign.rtl.closure import rtl_sources  # noqa: F401  (re-exported: the so
 
 
 @register_step("rtl", sections=("model", "data", "rtl.variant", "rtl.latency_cutoff", "rtl.synth", "rtl.clock_mhz",
-                                "rtl.timing", "rtl.net_delay_ns", "rtl.timing_margin", "rtl.timing_runs", "board"),
+                                "rtl.timing", "rtl.net_delay_ns", "rtl.timing_margin", "rtl.timing_runs", "board",
+                                "precision"),
                after=("train",))
 def rtl_step(design: Design) -> dict:
     from codesign.latency import latency_figure
     from codesign.rtl.build import build_rtl
     from codesign.rtl.closure import build_for_clock, estimate_build
     from codesign.rtl.synth import synthesize
-    from codesign.rtl.trace import read_model, trace_checked
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.trace import trace_checked
     from codesign.train.step import load_trained
 
     cfg = design.cfg
@@ -28,12 +30,8 @@ def rtl_step(design: Design) -> dict:
     # checked before anything is written
     clock_mhz = target_clock_mhz(board, None if auto else cfg.rtl.clock_mhz)
     model = load_trained(design, cfg.rtl.variant)
-    spec = read_model(model)
-    from codesign.fixedpoint import FixedPointModel
-    fp = FixedPointModel.from_keras(model, design.cfg.precision)
     with waiting("da4ml: trace the model and check it against the reference"):
-        traced = trace_checked(spec, reference=lambda nodes, tokens: fp.predict(
-            {"nodes": nodes.astype("int32"), "tokens": tokens.astype("int32")}))
+        traced = trace_checked(FixedPointModel.from_keras(model, design.cfg.precision))
     out = design.path("rtl")
     r = cfg.rtl
     clock_choice = None
@@ -42,7 +40,7 @@ def rtl_step(design: Design) -> dict:
         clock_mhz, clock_choice = choose_clock(traced.comb, min(50.0, board.clock_mhz),
                                                board.max_clock_mhz or board.clock_mhz, r.net_delay_ns,
                                                r.timing_margin)
-        print(f"[rtl] clock auto: {clock_mhz:g} MHz, {clock_choice['chosen']['stages']} stages, "
+        say(f"[rtl] clock auto: {clock_mhz:g} MHz, {clock_choice['chosen']['stages']} stages, "
               f"{clock_choice['chosen']['latency_ns']:.0f} ns predicted")
     if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
         build = build_rtl(traced, out, r.latency_cutoff, 1000.0 / clock_mhz)
@@ -62,7 +60,7 @@ def rtl_step(design: Design) -> dict:
               "stream": build["stream"], "score_format": build["score_format"],
               "timing": timing if timing is not None else {"skipped": "rtl.timing is off"},
               "pipelining": pipelining,
-              "matmul_order": ["A.(X.W)"] * (len(spec.gcn) - 1) + ["(A[readout].H).W"]}
+              "feeds": build["feeds"], "matmul_order": traced.matmul_order}
     say(timing_summary(result))
     if cfg.rtl.synth:
         res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys")

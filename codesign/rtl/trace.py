@@ -1,289 +1,262 @@
-"""Tracer: the quantized QKeras/Spektral recommender as da4ml fixed-point operations.
+"""Tracer: the op graph of ``codesign.fixedpoint`` as da4ml combinational logic.
 
-Walks the layers of a ``hybrid_quant`` (or ``gnn_quant`` / ``text_quant``) model by name and
-replays them on da4ml symbolic variables: constant matrix products (weights and the static
-graph operator Â), bias adds, the masked mean pool (count -> reciprocal table -> product)
-and the QKeras activations with their exact semantics (round half to even, saturate), so
-the traced logic computes what the Keras model computes, bit for bit.
+``trace(fp)`` walks ``fp.ops`` in order and replays each op on da4ml symbolic variables with
+its kind's tracer (``codesign.rtl.ops``), so the traced logic computes what
+``FixedPointModel.predict`` computes, bit for bit. Nothing here reads a Keras layer or a
+layer name: the core's inputs ("feeds", what the generated top feeds the core) are derived
+from the ops:
 
-Core inputs (one request, the order of the packed ``model_inp`` port, LSB first):
-node embeddings ``(N, E)`` row-major, token embeddings ``(L, T)`` row-major (padding token
-rows are zero: the ROM holds zeros at id 0, which is the mask), then ``recip[count]`` (the
-pool's reciprocal of the number of non-padding tokens, a small table in the top).
-Core output: the score, the exact accumulator of the last dense layer.
+- ``rom``: an ``embedding`` op reading an id input: its table rows, read from a ROM by the top
+  (one row per id). A table whose only readers are mean pools masking with the same ids has
+  its row 0 zeroed, so padding ids read zeros (the mask costs nothing);
+- ``recip``: a ``meanpool``'s reciprocal of the count of non-zero ids (a table in the top);
+- ``mask``: a ``meanpool``'s non-zero flags of its ids, one bit each (only when its embedding
+  rows are not zero at id 0 already);
+- ``value``: a non-id model input, fixed-point codes of its format.
 
-Matmul order (TOOLCHAIN sizing): the first graph layer is Â·(X·W) (the dense products keep
-8-bit inputs); the last one only computes the read-out rows, as (Â[rows]·H)·W.
+Core inputs: the feeds in order, element 0 of the first feed in the low bits of ``model_inp``.
+Core outputs: the elements of the model's output, each da4ml's exact format.
+
+Matmul order (TOOLCHAIN sizing): a static graph layer is Â·(X·W) (the dense products keep
+the narrow inputs); a graph layer whose output is read only by read-outs (through
+element-wise ops) computes only the read-out rows, as (Â[rows]·H)·W. With a dynamic Â, (Â·X)·W.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+from da4ml.trace import FixedVariableArray, comb_trace
 
-HW = HWConfig(1, -1, -1)
+from codesign.fixedpoint import FixedFormat, FixedPointModel, InputOp, Op
+from codesign.rtl.ops import TRACERS, inputs_of, trace_op
+
+# op kinds that act on each row of a node-feature matrix alone: a graph layer read only
+# through these and then by read-outs computes only the read-out rows
+ROWWISE_KINDS = {"quant", "relu"}
+
+MASK_FORMAT = FixedFormat(1, 1, False)
 
 
-@dataclass(frozen=True)
-class Fmt:
-    """A fixed-point format as da4ml's (keep_negative, integer bits, fractional bits)."""
+@dataclass
+class Feed:
+    """One block of the core's input, fed by the top from the request."""
 
-    k: int
-    i: int
-    f: int
+    kind: str                     # "rom" | "recip" | "mask" | "value"
+    op: str                       # the op it feeds (embedding, meanpool) or the input it is
+    source: str                   # the model input (request field) it comes from
+    fmt: FixedFormat              # format of one element
+    shape: tuple[int, ...]        # per request
+    start: int = 0                # index of its first element in ``model_inp``
+    table: np.ndarray | None = field(default=None, repr=False)  # rom (rows, D) / recip (L+1,) codes
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def bits(self) -> int:
-        return self.k + self.i + self.f
+        return self.size * self.fmt.width
 
-    def to_int(self, x: np.ndarray) -> np.ndarray:
-        """Values on this grid as integers (raises if a value is off the grid or out of range)."""
-        q = np.asarray(x, np.float64) * 2.0 ** self.f
-        n = np.round(q).astype(np.int64)
-        if not np.array_equal(n, q):
-            raise ValueError(f"values are not on the 2^-{self.f} grid of {self}")
-        lo, hi = -self.k * 2 ** (self.i + self.f), 2 ** (self.i + self.f) - 1
-        if n.min(initial=0) < lo or n.max(initial=0) > hi:
-            raise ValueError(f"values outside the range of {self}")
-        return n
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, "op": self.op, "source": self.source, "format": self.fmt.to_dict(),
+             "shape": list(self.shape), "start": self.start, "bits": self.bits}
+        if self.kind == "rom":
+            d["rows"] = int(self.table.shape[0])
+            d["row0_zeroed"] = bool(self.fmt is not None and not np.any(self.table[0]))
+        return d
 
 
-def quantizer_format(q) -> Fmt:
-    """The format of a QKeras ``quantized_bits`` / ``quantized_relu`` quantizer (alpha=1)."""
-    name = type(q).__name__
-    if name == "quantized_bits":
-        if getattr(q, "alpha", 1) not in (1, 1.0, None):
-            raise ValueError(f"{q}: only alpha=1 quantizers have a fixed-point format")
-        k = int(bool(q.keep_negative))
-        return Fmt(k, int(q.integer), int(q.bits) - k - int(q.integer))
-    if name == "quantized_relu":
-        if getattr(q, "negative_slope", 0) or getattr(q, "use_sigmoid", 0):
-            raise ValueError(f"{q}: leaky/sigmoid relu are not supported by the RTL tracer")
-        return Fmt(0, int(q.integer), int(q.bits) - int(q.integer))
-    raise ValueError(f"quantizer {q} ({name}) is not supported by the RTL tracer "
-                     f"(supported: quantized_bits, quantized_relu)")
+def _readers(fp: FixedPointModel) -> dict[str, list[Op]]:
+    readers: dict[str, list[Op]] = {op.name: [] for op in fp.ops}
+    for op in fp.ops:
+        for i in op.inputs:
+            readers[i].append(op)
+    return readers
 
 
-def quantize_even(x: FixedVariableArray, fmt: Fmt) -> FixedVariableArray:
-    """QKeras rounding: round half to even, then saturate to ``fmt`` (relu when unsigned).
-
-    da4ml rounds half up only; half to even adds ``s/2 - e`` plus ``e`` when the kept LSB is 1
-    (s: target step, e: input step) and truncates: one adder, the LSB is a wire.
-    Saturation is built from relus (``lo + relu(v - lo)``, ``hi - relu(hi - v)``) rather than
-    da4ml's ``SAT`` mode: da4ml 0.5.2's SAT comparators give wrong RTL (and C++ ``predict``)
-    on values whose internal scale factor is far from 1, which the CMVM solver produces.
-    """
-    out = np.empty(x.shape, dtype=object)
-    lo, hi = -fmt.k * 2.0 ** fmt.i, 2.0 ** fmt.i - 2.0 ** -fmt.f
-    for idx, v in np.ndenumerate(x._vars):
-        f_in = v.kif[2]
-        if f_in > fmt.f:
-            s, e = 2.0 ** -fmt.f, 2.0 ** -f_in
-            lsb = v.quantize(0, 1 - fmt.f, fmt.f)          # bit of weight s: 0 or s
-            v = v + lsb * (e / s) + (s / 2 - e)
-            v = v.quantize(1, max(v.kif[1], fmt.i) + 1, fmt.f)   # truncate (never wraps)
-        if v.low < lo:
-            v = (v - lo).relu() + lo if lo else v.relu()
-        if v.high > hi:
-            v = hi - (hi - v).relu()
-        out[idx] = v.quantize(fmt.k, fmt.i, fmt.f)          # drops bits the range cannot use
-    return FixedVariableArray(out, x.solver_options)
-
-
-def round_even_np(x: np.ndarray, fmt: Fmt) -> np.ndarray:
-    """Numpy twin of ``quantize_even`` (QKeras' tf.round + clip)."""
-    scaled = np.round(np.asarray(x, np.float64) * 2.0 ** fmt.f)   # numpy rounds half to even
-    lo, hi = -fmt.k * 2 ** (fmt.i + fmt.f), 2 ** (fmt.i + fmt.f) - 1
-    return np.clip(scaled, lo, hi) * 2.0 ** -fmt.f
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(t.numpy() if hasattr(t, "numpy") else t, np.float64)
-
-
-def _layer(model, name):
-    try:
-        return model.get_layer(name)
-    except ValueError:
-        return None
+def plan_feeds(fp: FixedPointModel) -> list[Feed]:
+    """The core's input blocks, in order, derived from the ops (see module docstring)."""
+    readers = _readers(fp)
+    feeds: list[Feed] = []
+    zeroed: set[str] = set()
+    for op in fp.ops:
+        if isinstance(op, InputOp):
+            if op.ids:
+                bad = [r for r in readers[op.name] if not (r.kind == "embedding" or
+                                                           (r.kind == "meanpool" and r.inputs[1] == op.name))]
+                if bad:
+                    raise ValueError(f"op '{bad[0].name}' ({bad[0].kind}) reads the ids of input '{op.name}' "
+                                     "directly: the RTL top feeds ids only to embeddings (ROM rows) and mean "
+                                     "pools (their count); put an embedding between them")
+            elif readers[op.name]:
+                feeds.append(Feed("value", op.name, op.name, op.out, tuple(op.shape)))
+        elif op.kind == "embedding":
+            ids = op.inputs[0]
+            table = np.array(op.table, dtype=np.int64)
+            pools = readers[op.name]
+            if pools and all(r.kind == "meanpool" and r.inputs == [op.name, ids] for r in pools):
+                table[0] = 0      # padding ids read zeros: the mask of the pools
+                zeroed.add(op.name)
+            feeds.append(Feed("rom", op.name, ids, op.out, (*fp.by_name[ids].shape, table.shape[1]), table=table))
+        elif op.kind == "meanpool":
+            emb, ids = op.inputs
+            length = int(np.prod(fp.by_name[ids].shape))
+            if len(op.recip) != length + 1:
+                raise ValueError(f"meanpool '{op.name}': reciprocal table of {len(op.recip)} entries for "
+                                 f"{length} ids (needs {length + 1})")
+            feeds.append(Feed("recip", op.name, ids, op.recip_fmt, (), table=np.asarray(op.recip, np.int64)))
+            if emb not in zeroed:
+                feeds.append(Feed("mask", op.name, ids, MASK_FORMAT, tuple(fp.by_name[ids].shape)))
+    start = 0
+    for f in feeds:
+        f.start = start
+        start += f.size
+    return feeds
 
 
-@dataclass
-class Dense:
-    kernel: np.ndarray
-    bias: np.ndarray
-    act: Fmt | None  # None: exact accumulator (the score)
+def _readout_rows(fp: FixedPointModel, readers: dict[str, list[Op]]) -> dict[str, list[int]]:
+    """Graph layers read only by read-outs (through row-wise ops): the rows they must compute."""
+    out = {}
+    for op in fp.ops:
+        if op.kind != "gcn":
+            continue
+        rows, stack, ok = set(), [op.name], True
+        while stack and ok:
+            name = stack.pop()
+            if name == fp.output or not readers[name]:
+                ok = False
+            for r in readers[name]:
+                if r.kind == "readout":
+                    rows.update(int(i) for i in r.indices)
+                elif r.kind in ROWWISE_KINDS and len(r.inputs) == 1:
+                    stack.append(r.name)
+                else:
+                    ok = False
+        if ok and rows:
+            out[op.name] = sorted(rows)
+    return out
 
 
-@dataclass
-class ModelSpec:
-    """The numbers of a quantized model the hardware needs, read once from Keras."""
-
-    node_table: np.ndarray              # (n_ids, E) on node_fmt
-    node_fmt: Fmt
-    token_table: np.ndarray | None      # (vocab, T) with row 0 (padding) zeroed
-    token_fmt: Fmt | None
-    n_graph_nodes: int
-    title_length: int
-    gcn: list[tuple[np.ndarray, Dense]] = field(default_factory=list)   # (Â, dense)
-    readout: list[int] = field(default_factory=lambda: [0, 1])
-    recip: np.ndarray | None = None     # (L+1,) 1/count on the recip grid
-    recip_fmt: Fmt | None = None
-    pool_fmt: Fmt | None = None
-    text: Dense | None = None
-    interaction: Fmt | None = None      # user x item (or x text) product, then this quantizer
-    fusion: list[Dense] = field(default_factory=list)
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.node_table.shape[1]
-
-    @property
-    def token_dim(self) -> int:
-        return 0 if self.token_table is None else self.token_table.shape[1]
-
-    def input_formats(self) -> list[Fmt]:
-        """Formats of the core's inputs, in port order."""
-        n, e, l, t = self.n_graph_nodes, self.embedding_dim, self.title_length, self.token_dim
-        fmts = [self.node_fmt] * (n * e)
-        if self.token_table is not None:
-            fmts += [self.token_fmt] * (l * t) + [self.recip_fmt]
-        return fmts
-
-
-def _dense(layer, act_layer) -> Dense:
-    kernel = _np(layer.kernel_quantizer_internal(layer.kernel))
-    bias = _np(layer.bias_quantizer_internal(layer.bias)) if layer.use_bias else np.zeros(kernel.shape[1])
-    act = None if act_layer is None else quantizer_format(act_layer.quantizer)
-    return Dense(kernel, bias, act)
-
-
-def read_model(model) -> ModelSpec:
-    """Extracts tables, weights, Â and formats from a quantized codesign model."""
-    node = model.get_layer("node_embedding")
-    if node.embeddings_quantizer is None:
-        raise ValueError(f"model {model.name} is not quantized: the RTL needs a *_quant variant")
-    n_nodes = int(model.get_layer("nodes").output.shape[-1]) if _layer(model, "nodes") else None
-    shapes = {i.name: i.shape for i in model.inputs}
-    if "adjacency" in shapes:
-        raise ValueError("dynamic adjacency is not supported by the RTL core yet: "
-                         "set model.adjacency: static")
-    spec = ModelSpec(node_table=_np(node.quantized_table()), node_fmt=quantizer_format(node.embeddings_quantizer),
-                     token_table=None, token_fmt=None, n_graph_nodes=int(shapes["nodes"][-1] or n_nodes),
-                     title_length=int(shapes["tokens"][-1]))
-    j = 0
-    while (conv := _layer(model, f"gcn{j}")) is not None:
-        if conv.activation.__name__ != "linear":
-            raise ValueError(f"gcn{j}: only a linear activation followed by QActivation is supported")
-        adj = _np(conv.quantized_adjacency())
-        dense = Dense(_np(conv.quantized_kernel()), _np(conv.quantized_bias()) if conv.use_bias else
-                      np.zeros(conv.channels), quantizer_format(model.get_layer(f"gcn{j}_relu").quantizer))
-        spec.gcn.append((adj, dense))
-        j += 1
-    spec.readout = [i for name in ("user_readout", "item_readout") if (r := _layer(model, name))
-                    for i in r.indices]
-    if (tok := _layer(model, "token_embedding")) is not None:
-        table = _np(tok.quantized_table()).copy()
-        table[0] = 0.0   # padding id: the ROM's zero row is the mask
-        spec.token_table, spec.token_fmt = table, quantizer_format(tok.embeddings_quantizer)
-        pool = model.get_layer("title_pool")
-        spec.recip = _np(pool.recip_table(spec.title_length))
-        spec.recip_fmt = quantizer_format(pool.recip_quantizer)
-        spec.pool_fmt = quantizer_format(model.get_layer("title_pool_q").quantizer)
-        spec.text = _dense(model.get_layer("text_dense"), model.get_layer("text_relu"))
-    if _layer(model, "interaction") is not None:
-        spec.interaction = quantizer_format(model.get_layer("interaction_q").quantizer)
-    j = 0
-    while (layer := _layer(model, f"fusion{j}")) is not None:
-        spec.fusion.append(_dense(layer, model.get_layer(f"fusion{j}_relu")))
-        j += 1
-    spec.fusion.append(_dense(model.get_layer("score"), None))
-    return spec
-
-
-def _apply(x: FixedVariableArray, d: Dense) -> FixedVariableArray:
-    y = x @ d.kernel + d.bias
-    return y if d.act is None else quantize_even(y, d.act)
+def _score_format(kif) -> FixedFormat | None:
+    k, i, f = (int(v) for v in kif)
+    if k + i + f <= 0:
+        return None       # a constant zero output
+    return FixedFormat(k + i + f, k + i, bool(k))
 
 
 @dataclass
 class Traced:
-    """The traced core: da4ml combinational logic plus its I/O formats."""
+    """The traced core: da4ml combinational logic, what feeds it and what it returns."""
 
-    spec: ModelSpec
+    fp: FixedPointModel
     comb: object
-    in_fmts: list[Fmt]
-    out_fmt: Fmt
+    feeds: list[Feed]
+    out_fmts: list[FixedFormat | None]     # per output element (None: constant zero)
+    matmul_order: list[str] = field(default_factory=list)
     solver_options: dict = field(default_factory=dict)
     check: dict | None = None
 
-    def core_inputs(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """(B, n_inputs) float core inputs of requests (node ids, token ids), as the ROMs feed them."""
-        s = self.spec
-        parts = [s.node_table[nodes].reshape(len(nodes), -1)]
-        if s.token_table is not None:
-            parts += [s.token_table[tokens].reshape(len(tokens), -1), s.recip[(tokens != 0).sum(1)][:, None]]
+    @property
+    def in_bits(self) -> int:
+        return sum(f.bits for f in self.feeds)
+
+    @property
+    def score_frac(self) -> int:
+        """Fractional bits of the score words: the finest of the outputs."""
+        return max((f.frac for f in self.out_fmts if f is not None), default=0)
+
+    @property
+    def score_signed(self) -> bool:
+        return any(f.signed for f in self.out_fmts if f is not None)
+
+    def core_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """(B, n_inputs) real values the top feeds the core for requests ``inputs`` (by name)."""
+        codes = {op.name: op.encode(inputs[op.name]) for op in self.fp.inputs}
+        parts = []
+        for f in self.feeds:
+            src = codes[f.source]
+            n = len(src)
+            if f.kind == "rom":
+                block = f.table[src]
+            elif f.kind == "recip":
+                block = f.table[(src.reshape(n, -1) != 0).sum(1)]
+            elif f.kind == "mask":
+                block = (src != 0).astype(np.int64)
+            else:
+                block = src
+            parts.append(f.fmt.to_float(block).reshape(n, -1))
         return np.concatenate(parts, axis=1)
 
-    def evaluate(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """Exact scores of the traced logic, shape (B,): da4ml's Python interpreter, op by op.
 
-        Slow (for spot checks). da4ml 0.5.2's C++ ``predict`` disagrees with both this and the
-        numpy twin on the full model, so it is not used.
-        """
-        inputs = self.core_inputs(np.asarray(nodes), np.asarray(tokens))
-        return np.array([float(self.comb(row)[0]) for row in inputs])
-
-
-def trace(spec: ModelSpec, solver_options: dict | None = None) -> Traced:
-    """Traces the model described by ``spec`` into da4ml combinational logic."""
-    in_fmts = spec.input_formats()
-    k, i, f = (np.array([getattr(m, a) for m in in_fmts]) for a in "kif")
-    inp = FixedVariableArray.from_kif(k, i, f, HW, solver_options=solver_options)
-    n, e = spec.n_graph_nodes, spec.embedding_dim
-    pos = n * e
-    x = inp[:pos].reshape(n, e)
-    parts = []
-    rows = []
-    if spec.gcn:
-        h = x
-        for j, (adj, d) in enumerate(spec.gcn):
-            last = j == len(spec.gcn) - 1
-            if last:   # only the read-out rows are needed: (Â[rows]·H)·W
-                y = (adj[spec.readout] @ h) @ d.kernel + d.bias
-            else:      # Â·(X·W): dense products on 8-bit inputs, Â as adder trees
-                y = adj @ (h @ d.kernel) + d.bias
-            h = quantize_even(y, d.act)
-        rows = [h[j] for j in range(len(spec.readout))]
-    else:
-        rows = [x[j] for j in spec.readout]
-    parts += rows
-    if spec.token_table is not None:
-        l, t = spec.title_length, spec.token_dim
-        emb = inp[pos:pos + l * t].reshape(l, t)
-        recip = inp[pos + l * t]
-        total = np.sum(emb, axis=0)
-        pooled = quantize_even(total * recip, spec.pool_fmt)
-        parts.append(_apply(pooled, spec.text))
-    if spec.interaction is not None:   # user x item (text stands for the item without a graph)
-        partner = rows[1] if len(rows) > 1 else parts[-1]
-        parts.append(quantize_even(rows[0] * partner, spec.interaction))
-    h = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    for d in spec.fusion:
-        h = _apply(h, d)
-    comb = comb_trace(list(inp._vars.ravel()), list(h._vars.ravel()))
-    ok, oi, of = (int(v[0]) for v in comb.out_kifs)
-    out_fmt = Fmt(ok, oi, of)
-    if out_fmt.bits > 32:
-        raise ValueError(f"score accumulator {out_fmt} is wider than the 32-bit score word")
-    return Traced(spec, comb, in_fmts, out_fmt, dict(solver_options or {}))
+def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
+    """Traces the op graph ``fp`` into da4ml combinational logic."""
+    feeds = plan_feeds(fp)
+    if not feeds:
+        raise ValueError("the model reads none of its inputs: nothing to feed the RTL core")
+    fmts = [f.fmt for f in feeds for _ in range(f.size)]
+    inp = inputs_of(fmts, solver_options)
+    flat = inp._vars.ravel()
+    fed: dict[tuple[str, str], object] = {}
+    for f in feeds:
+        block = flat[f.start:f.start + f.size]
+        fed[(f.kind, f.op)] = (block[0] if f.kind == "recip"
+                               else FixedVariableArray(block.reshape(f.shape), inp.solver_options))
+    readers = _readers(fp)
+    only_rows = _readout_rows(fp, readers)
+    values: dict[str, FixedVariableArray] = {}
+    row_pos: dict[str, dict[int, int]] = {}     # values holding only some rows: original -> position
+    order = []
+    for op in fp.ops:
+        if isinstance(op, InputOp):
+            if ("value", op.name) in fed:
+                values[op.name] = fed[("value", op.name)]
+            continue
+        if op.kind == "embedding":
+            values[op.name] = fed[("rom", op.name)]
+            continue
+        if op.kind == "meanpool":
+            values[op.name] = trace_op(op, values[op.inputs[0]], fed[("recip", op.name)],
+                                       fed.get(("mask", op.name)))
+            continue
+        missing = [i for i in op.inputs if i not in values]
+        if missing:
+            raise ValueError(f"op '{op.name}' ({op.kind}) reads '{missing[0]}', which has no traced value")
+        args = [values[i] for i in op.inputs]
+        if op.kind == "gcn":
+            rows = only_rows.get(op.name)
+            if any(i in row_pos for i in op.inputs):
+                raise ValueError(f"graph layer '{op.name}' reads a read-out subset of rows")
+            values[op.name] = TRACERS["gcn"](op, *args, rows=rows)
+            if rows is not None:
+                row_pos[op.name] = {r: j for j, r in enumerate(rows)}
+            if op.static:
+                order.append("(A[readout].H).W" if rows else "A.(X.W)")
+            else:
+                order.append("(A[readout].X).W" if rows else "(A.X).W")
+            continue
+        src_rows = [row_pos[i] for i in op.inputs if i in row_pos]
+        if src_rows and op.kind == "readout":
+            op = replace(op, indices=[src_rows[0][i] for i in op.indices])
+        values[op.name] = trace_op(op, *args)
+        if src_rows and op.kind in ROWWISE_KINDS:
+            row_pos[op.name] = src_rows[0]
+    out = values[fp.output]
+    outs = list(np.asarray(out._vars).ravel())
+    comb = comb_trace(list(flat), outs)
+    out_fmts = [_score_format(kif) for kif in np.asarray(comb.out_kifs).T]
+    traced = Traced(fp, comb, feeds, out_fmts, order, dict(solver_options or {}))
+    for j, f in enumerate(out_fmts):
+        if f is not None and f.integer + traced.score_frac > 32:
+            raise ValueError(f"output element {j} ({f.ap_type(False)}) does not fit a 32-bit score word at "
+                             f"{traced.score_frac} fractional bits")
+    return traced
 
 
 # da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
-# wrong constant-matrix products for some weight matrices (seen on a random 8-bit fusion
-# layer: 16 of 3,000 scores off). Every trace is therefore checked against the numpy twin,
-# and the next solver setting is tried when the check fails. The first one asks for adder trees
+# wrong constant-matrix products for some weight matrices (seen on a random 8-bit dense
+# layer of the head: 16 of 3,000 scores off). Every trace is therefore checked against the fixed-point
+# reference, and the next solver setting is tried when the check fails. The first one asks for adder trees
 # of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns
 # of modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
 SOLVER_SETTINGS = (
@@ -295,61 +268,20 @@ SOLVER_SETTINGS = (
 )
 
 
-def random_requests(spec: ModelSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Requests over the whole id space (every ROM row), a third of the tokens padding."""
-    rng = np.random.default_rng(seed)
-    nodes = rng.integers(0, len(spec.node_table), (n, spec.n_graph_nodes))
-    vocab = 1 if spec.token_table is None else len(spec.token_table)
-    tokens = rng.integers(0, vocab, (n, spec.title_length))
-    tokens[rng.random(tokens.shape) < 1 / 3] = 0
-    tokens[: n // 50] = 0
-    return nodes, tokens
-
-
-def trace_checked(spec: ModelSpec, n_check: int = 20000, seed: int = 0, reference=None) -> Traced:
-    """``trace`` with the first solver setting whose logic equals the reference on ``n_check``
-    random requests, run through da4ml's bit-accurate C++ interpreter (which the RTL follows).
-
-    ``reference(nodes, tokens) -> scores``: the fixed-point reference (default: the numpy twin).
-    """
-    nodes, tokens = random_requests(spec, n_check, seed)
-    expected = (reference or (lambda n, t: reference_numpy(spec, n, t)))(nodes, tokens)
-    expected = np.asarray(expected, np.float64).reshape(-1)
+def trace_checked(fp: FixedPointModel, n_check: int = 20000, seed: int = 0) -> Traced:
+    """``trace`` with the first solver setting whose logic equals ``fp.predict`` on ``n_check``
+    random requests over every input's whole id space / grid, run through da4ml's bit-accurate
+    C++ interpreter (which the RTL follows)."""
+    from codesign.vectors.make import random_inputs
+    inputs = random_inputs(fp, n_check, np.random.default_rng(seed))
+    expected = np.asarray(fp.predict(inputs), np.float64).reshape(n_check, -1)
     failures = []
     for options in SOLVER_SETTINGS:
-        traced = trace(spec, options)
-        got = np.asarray(traced.comb.predict(traced.core_inputs(nodes, tokens))).reshape(-1)
-        bad = int(np.sum(got != expected))
+        traced = trace(fp, options)
+        got = np.asarray(traced.comb.predict(traced.core_inputs(inputs)), np.float64).reshape(n_check, -1)
+        bad = int(np.sum(np.any(got != expected, axis=1)))
         if bad == 0:
             traced.check = {"requests": n_check, "mismatches": 0, "rejected": failures}
             return traced
         failures.append({"solver_options": options, "mismatches": bad})
     raise RuntimeError(f"no da4ml solver setting traced the model exactly: {failures}")
-
-
-def reference_numpy(spec: ModelSpec, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-    """The same model in float64 numpy with QKeras rounding: every value is exact here."""
-    x = spec.node_table[nodes]                                     # (B, N, E)
-    if spec.gcn:
-        h = x
-        for adj, d in spec.gcn:
-            h = round_even_np(np.einsum("ij,bjc->bic", adj, h @ d.kernel) + d.bias, d.act)
-        rows = [h[:, j] for j in spec.readout]
-    else:
-        rows = [x[:, j] for j in spec.readout]
-    parts = list(rows)
-    if spec.token_table is not None:
-        total = spec.token_table[tokens].sum(1)
-        recip = spec.recip[(tokens != 0).sum(1)]
-        pooled = round_even_np(total * recip[:, None], spec.pool_fmt)
-        d = spec.text
-        parts.append(round_even_np(pooled @ d.kernel + d.bias, d.act))
-    if spec.interaction is not None:
-        partner = rows[1] if len(rows) > 1 else parts[-1]
-        parts.append(round_even_np(rows[0] * partner, spec.interaction))
-    h = np.concatenate(parts, axis=1)
-    for d in spec.fusion:
-        h = h @ d.kernel + d.bias
-        if d.act is not None:
-            h = round_even_np(h, d.act)
-    return h.reshape(-1)

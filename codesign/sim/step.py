@@ -24,27 +24,26 @@ def select_vectors(design: Design, n: int, out: Path) -> tuple[Path, dict]:
     """``n`` frozen vectors: corner cases and random requests (all of them when ``n`` is at
     least twice their number, else ``n // 2``), the rest real test requests.
 
-    Writes them (``nodes``, ``tokens``, ``expected`` flat) to ``out``; returns its path and the
-    count per kind.
+    Writes them (one array per model input, by name, and ``expected``: (n,) for one output, else
+    (n, outputs)) to ``out``; returns its path and the count per kind.
     """
     from codesign.vectors.step import load_vectors
     inputs, expected, kind = load_vectors(design.path("vectors") / "vectors.npz")
-    if "adjacency" in inputs:
-        raise ValueError("the RTL top has a static graph: the vectors hold an adjacency input")
     special = np.flatnonzero(kind != "test")[: n // 2 if n < 2 * np.sum(kind != "test") else n]
     test = np.flatnonzero(kind == "test")[: n - len(special)]
     pick = np.sort(np.concatenate([test, special]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, nodes=inputs["nodes"][pick], tokens=inputs["tokens"][pick],
-             expected=np.asarray(expected[pick], np.float64).reshape(len(pick)))
+    picked = np.asarray(expected[pick], np.float64).reshape(len(pick), -1)
+    np.savez(out, **{name: value[pick] for name, value in inputs.items()},
+             expected=picked[:, 0] if picked.shape[1] == 1 else picked)
     names, counts = np.unique(kind[pick], return_counts=True)
     return out, dict(zip(names.tolist(), counts.tolist()))
 
 
-def keras_cpu_latency(model, vectors: Path, runs: int = 200) -> dict:
-    """Median wall time of one request through the Keras model (batch 1, eager call)."""
-    vec = np.load(vectors)
-    inputs = {"nodes": vec["nodes"][:1], "tokens": vec["tokens"][:1]}
+def keras_cpu_latency(model, inputs: dict[str, np.ndarray], runs: int = 200) -> dict:
+    """Median wall time of one request (the first of ``inputs``, by input name) through the Keras
+    model (batch 1, eager call and tf.function)."""
+    inputs = {name: value[:1] for name, value in inputs.items()}
     import tensorflow as tf
     graph = tf.function(lambda x: model(x, training=False))
     out = {}
@@ -131,13 +130,17 @@ def sim_step(design: Design) -> dict:
                                               "version")}
     model = load_trained(design, cfg.rtl.variant)
     ran = [sim for sim in cfg.rtl.simulators if "skipped" not in runs[sim]]
+    # the CPU time is measured on the vectors step's requests, not on a simulator's folder
+    # (which a simulator that is not installed never writes)
+    from codesign.vectors.step import load_vectors
+    requests, _, _ = load_vectors(design.path("vectors") / "vectors.npz")
     result.update({
         "reference": "codesign.fixedpoint via the vectors step", "simulators": runs,
         "board": cfg.board, "clock_mhz": latency["clock_mhz"] if latency else target, "latency": latency,
         "latency_ns": latency["latency_ns"] if latency else None,
         "interval_ns": (None if first.get("ii") is None or not latency
                         else round(first["ii"] * 1000 / latency["clock_mhz"], 2)),
-        "keras_cpu_batch1": keras_cpu_latency(model, design.path("sim") / ran[0] / "vectors.npz") if ran else None,
+        "keras_cpu_batch1": keras_cpu_latency(model, requests) if ran else None,
         "passed": bool(first) and all(r.get("mismatches") == 0 and "error" not in r
                                       for r in runs.values() if "skipped" not in r),
     })

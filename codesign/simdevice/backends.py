@@ -81,8 +81,9 @@ def design_layout(design_folder: Path, fp=None) -> StreamLayout:
         layout = StreamLayout.from_dict(data["stream"])
         if layout.node_rows is None:   # a build from before the ROM depths were recorded
             params = data.get("params", {})
-            layout = StreamLayout(layout.n_nodes, layout.title_length, layout.score_frac_bits, layout.id_bits,
-                                  layout.score_bits, params.get("NODE_DEPTH"), params.get("TOK_DEPTH"))
+            layout = StreamLayout.from_dict({"n_nodes": layout.n_nodes, "title_length": layout.title_length,
+                                             "score_frac_bits": layout.score_frac_bits,
+                                             "node_rows": params.get("NODE_DEPTH"), "token_rows": params.get("TOK_DEPTH")})
         return layout
     if fp is None:
         raise BackendUnavailable(f"no stream layout for {design_folder}: run the rtl step "
@@ -90,8 +91,9 @@ def design_layout(design_folder: Path, fp=None) -> StreamLayout:
     ops = {op.name: op for op in fp.inputs}
     if set(ops) != {"nodes", "tokens"}:
         raise BackendUnavailable(f"the stream carries nodes and tokens; this model takes {', '.join(ops)}")
-    return StreamLayout(ops["nodes"].shape[0], ops["tokens"].shape[0], fp.output_format.frac,
-                        node_rows=ops["nodes"].id_limit, token_rows=ops["tokens"].id_limit)
+    return StreamLayout.from_dict({"n_nodes": ops["nodes"].shape[0], "title_length": ops["tokens"].shape[0],
+                                   "score_frac_bits": fp.output_format.frac, "node_rows": ops["nodes"].id_limit,
+                                   "token_rows": ops["tokens"].id_limit})
 
 
 class ReferenceBackend:
@@ -123,7 +125,8 @@ class ReferenceBackend:
         rows = request_rows(self.layout, request_bytes)
         if not len(rows):
             return np.zeros(0, np.uint8)
-        nodes, tokens = unpack_requests(self.layout, rows)
+        requests = unpack_requests(self.layout, rows)
+        nodes, tokens = requests["nodes"], requests["tokens"]
         scores = self.fp.predict({"nodes": nodes, "tokens": tokens})
         return pack_scores(self.layout, np.asarray(scores, np.float64).reshape(len(rows))).reshape(-1)
 

@@ -103,7 +103,8 @@ class CsimBackend:
         rows = request_rows(self.layout, request_bytes)
         if not len(rows):
             return np.zeros(0, np.uint8)
-        nodes, tokens = unpack_requests(self.layout, rows)
+        requests = unpack_requests(self.layout, rows)
+        nodes, tokens = requests["nodes"], requests["tokens"]
         return pack_scores(self.layout, self.scores(nodes, tokens)).reshape(-1)
 
 

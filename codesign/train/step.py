@@ -83,8 +83,16 @@ def paired_comparisons(per_user: dict[str, np.ndarray], base: str = "hybrid_quan
             for v in per_user if v != base}
 
 
-@register_step("train", sections=("model", "train"), after=("data",))
+def _own_model_changed(design: Design, result: dict) -> str | None:
+    from codesign.hls.byom import own_model_changed
+    return own_model_changed(design)
+
+
+@register_step("train", sections=("model", "train"), after=("data",), recheck=_own_model_changed)
 def train_step(design: Design) -> dict:
+    if design.cfg.model_file:      # a model of your own: copied in (its hash keys the later steps)
+        from codesign.hls.byom import take_own_model
+        return take_own_model(design)
     from codesign.train.extras import TrainingExtras  # distillation, LoRA (issue 5)
     data = load_data(design)
     extras = TrainingExtras(design, data, shapes_of(data))
@@ -113,7 +121,11 @@ import codesign.train.experiments  # noqa: E402,F401  (registers the ``experimen
 
 
 def load_trained(design: Design, variant: str = "hybrid_quant") -> tf.keras.Model:
-    """A trained variant of a design (the ``train`` step must be current)."""
+    """A trained variant of a design (the ``train`` step must be current); a design of a model of
+    your own (``model_file``) gives that model, whatever the variant."""
+    if design.cfg.model_file:
+        from codesign.hls.byom import load_own_model
+        return load_own_model(design)
     path = design.path("train") / f"{variant}.keras"
     if not design.is_current("train") or not path.is_file():
         raise RuntimeError(f"no current trained model {path}: run "

@@ -68,11 +68,15 @@ def vectors_step(design: Design) -> dict:
     model = load_trained(design, VARIANT)
     fp = FixedPointModel.from_keras(model, design.cfg.precision)
     rng = np.random.default_rng(cfg.seed)
-    real = test_requests(design, cfg.real, cfg.seed)
-    corners, corner_kinds = corner_inputs(fp, real)
-    parts = [(real, ["test"] * len(real["nodes"])), (corners, corner_kinds)]
-    if cfg.random:
-        parts.append((random_inputs(fp, cfg.random, rng), ["random"] * cfg.random))
+    if design.cfg.model_file:      # a model of your own: no test split; random (+ your own) requests
+        from codesign.hls.byom import own_vectors
+        parts = own_vectors(fp, cfg, rng)
+    else:
+        real = test_requests(design, cfg.real, cfg.seed)
+        corners, corner_kinds = corner_inputs(fp, real)
+        parts = [(real, ["test"] * len(real["nodes"])), (corners, corner_kinds)]
+        if cfg.random:
+            parts.append((random_inputs(fp, cfg.random, rng), ["random"] * cfg.random))
     path = design.path("vectors") / "vectors.npz"
     result = freeze(fp, parts, path)
     inputs, _, _ = load_vectors(path)

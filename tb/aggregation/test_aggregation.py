@@ -29,13 +29,14 @@ def pack_bits(values: list[int], widths: list[int]) -> int:
 
 
 def unpack_bits(word: int, fmts: list[dict]) -> np.ndarray:
+    """Values of the packed elements, each a ``FixedFormat.to_dict()``."""
     out, pos = [], 0
     for f in fmts:
-        w = f["k"] + f["i"] + f["f"]
+        w = f["width"]
         v = (word >> pos) & ((1 << w) - 1) if w else 0
-        if f["k"] and w and v >> (w - 1):
+        if f["signed"] and w and v >> (w - 1):
             v -= 1 << w
-        out.append(v * 2.0 ** -f["f"])
+        out.append(v * 2.0 ** -f["frac"])
         pos += w
     return np.array(out)
 
@@ -47,14 +48,15 @@ if cocotb is not None:
         from cocotbext.axi import AxiStreamFrame
         from codesign.sim.tb import AxisTB, Monitor
         cfg = json.loads(Path(os.environ["AGG_CONFIG"]).read_text())
-        adj, n, c, fmt = np.array(cfg["adj"]), cfg["n"], cfg["channels"], cfg["fmt"]
+        from codesign.fixedpoint import FixedFormat
+        adj, n, c = np.array(cfg["adj"]), cfg["n"], cfg["channels"]
+        fmt = FixedFormat(cfg["fmt"]["width"], cfg["fmt"]["integer"], cfg["fmt"]["signed"])
         rng = np.random.default_rng(0)
-        lo, hi = -fmt["k"] * 2 ** (fmt["i"] + fmt["f"]), 2 ** (fmt["i"] + fmt["f"]) - 1
-        ints = rng.integers(lo, hi + 1, (300, n * c))
-        x = ints * 2.0 ** -fmt["f"]
+        ints = rng.integers(fmt.min_code, fmt.max_code + 1, (300, n * c))
+        x = fmt.to_float(ints)
         expected = np.einsum("ij,bjc->bic", adj, x.reshape(-1, n, c)).reshape(len(x), -1)
         in_bytes, out_bytes = cfg["params"]["IN_W"] // 8, cfg["params"]["OUT_W"] // 8
-        width = fmt["k"] + fmt["i"] + fmt["f"]
+        width = fmt.width
         tb = AxisTB(dut)
         await tb.reset()
         mon = Monitor(tb)
@@ -78,12 +80,13 @@ if cocotb is not None:
 def test_aggregation(tmp_path, rtl_sim, fanout, channels):
     from codesign.data.egograph import star_adjacency
     from codesign.rtl.build import build_aggregation
-    from codesign.rtl.trace import Fmt, round_even_np
+    from codesign.fixedpoint import FixedFormat, quantizer_format
     from codesign.sim.runner import run_cocotb
-    adj = round_even_np(star_adjacency(fanout), Fmt(0, 0, 8))    # the model's 8-bit Â grid
-    fmt = Fmt(0, 2, 6)                                            # a quantized_relu(8,2) activation
+    grid = FixedFormat(8, 0, False)                                # the model's 8-bit Â grid
+    adj = grid.to_float(grid.quantize(star_adjacency(fanout)))
+    fmt = quantizer_format("quantized_relu(8,2)")                  # an activation's format
     build = build_aggregation(adj, channels, fmt, tmp_path / "rtl")
-    cfg = {**build, "adj": adj.tolist(), "n": adj.shape[0], "channels": channels, "fmt": vars(fmt)}
+    cfg = {**build, "adj": adj.tolist(), "n": adj.shape[0], "channels": channels, "fmt": fmt.to_dict()}
     (tmp_path / "agg.json").write_text(json.dumps(cfg))
     run_cocotb(rtl_sim, build["sources"], build["toplevel"], "test_aggregation", tmp_path / "sim",
                module_dir=HERE, libdirs=build["libdirs"], parameters=build["params"],

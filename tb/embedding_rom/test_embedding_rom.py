@@ -42,12 +42,12 @@ if cocotb is not None:
 @pytest.mark.parametrize("depth,dim,bits", [(37, 8, 8), (100, 4, 6)])
 def test_embedding_rom(tmp_path, rtl_sim, depth, dim, bits):
     from codesign.rtl.build import pack_rows, write_hex
-    from codesign.rtl.trace import Fmt
+    from codesign.fixedpoint import FixedFormat
     from codesign.sim.runner import run_cocotb
-    fmt = Fmt(1, 0, bits - 1)
+    fmt = FixedFormat(bits, 1, True)
     rng = np.random.default_rng(depth)
-    table = rng.integers(-2 ** (bits - 1), 2 ** (bits - 1), (depth, dim)) * 2.0 ** -fmt.f
-    rows = pack_rows(table, fmt)
+    codes = rng.integers(fmt.min_code, fmt.max_code + 1, (depth, dim))     # a table of codes
+    rows = pack_rows(codes, fmt)
     write_hex(tmp_path / "rom.hex", rows, dim * bits)
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     run_cocotb(rtl_sim, [str(KERNELS / "embedding_rom.v")], "embedding_rom", "test_embedding_rom",
