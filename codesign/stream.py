@@ -96,7 +96,8 @@ class Field:
         """``fixed<bits, bits-frac>`` grid / id range, for messages."""
         lo, hi = self.code_range
         if self.kind == "id":
-            return f"ids 0..{hi}" + (" (embedding ROM depth)" if self.rows is not None else f" ({self.bits} bits)")
+            return (f"the embedding ROM (ids 0..{hi})" if self.rows is not None
+                    else f"the {self.bits}-bit ids (0..{hi})")
         t = "fixed" if self.signed else "ufixed"
         return (f"{t}<{self.bits},{self.bits - self.frac}> (grid 2^-{self.frac}, "
                 f"range {lo * 2.0 ** -self.frac:g}..{hi * 2.0 ** -self.frac:g})")
@@ -205,6 +206,12 @@ class StreamLayout:
         edges = np.flatnonzero(np.diff(np.concatenate([[1], covered.astype(np.int8), [1]])))
         return tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]))
 
+    @cached_property
+    def _places(self) -> tuple[tuple[str, int, int, str], ...]:
+        """(name, first byte, end byte, little-endian container dtype) of every field."""
+        return tuple((f.name, f.offset // 8, (f.offset + f.width) // 8,
+                      f"<{'i' if f.signed else 'u'}{f.container // 8}") for f in self.fields)
+
     # ---------------------------------------------------------------- (de)serialization
     def to_dict(self) -> dict:
         """JSON-ready: the fields and score format, plus the derived sizes (for readers)."""
@@ -239,34 +246,35 @@ class StreamLayout:
 
 # -------------------------------------------------------------------- requests
 
+def _bad_codes(field: Field, arr: np.ndarray, bad: np.ndarray) -> ValueError:
+    """The error naming ``field``, its grid/range, how many elements are bad and the first one."""
+    flat = bad.reshape(-1)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), arr.shape))
+    what = "ids outside" if field.kind == "id" else "values off the grid or outside the range of"
+    hint = "" if field.kind == "id" else f" (quantize the input to {field.describe().split(' ')[0]} first)"
+    return ValueError(f"{field.name}: {int(flat.sum())} {what} {field.describe()}; first at index {where}: "
+                      f"{arr[where]!r}{hint}")
+
+
 def encode_values(field: Field, values) -> np.ndarray:
-    """int64 codes of ``values`` (floats on ``field``'s grid and range, or ids); ``ValueError``
-    naming the field, its grid and range, and the first bad element otherwise."""
+    """Integer codes of ``values``: ids as given (checked against ``rows`` / 2**bits), reals on
+    ``field``'s grid as int64 codes; ``TypeError``/``ValueError`` naming the field, its grid and
+    range, and the first bad element otherwise."""
     arr = np.asarray(values)
     lo, hi = field.code_range
     if field.kind == "id":
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{field.name}: ids must be an integer array, got dtype {arr.dtype}")
-        codes = arr
-        bad_mask = None
         if arr.size and (arr.min() < lo or arr.max() > hi):
-            bad_mask = (arr < lo) | (arr > hi)
-    else:
-        if arr.dtype.kind not in "iuf" and arr.dtype != np.bool_:
-            raise TypeError(f"{field.name}: values must be a real array, got dtype {arr.dtype}")
-        scaled = arr.astype(np.float64) * 2.0 ** field.frac
-        codes = np.rint(scaled)
-        bad_mask = None
-        if arr.size and (not np.array_equal(codes, scaled) or codes.min() < lo or codes.max() > hi):
-            bad_mask = (codes != scaled) | (codes < lo) | (codes > hi) | ~np.isfinite(scaled)
-    if bad_mask is not None:
-        flat = bad_mask.reshape(-1)
-        where = tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), arr.shape))
-        what = "ids outside" if field.kind == "id" else "values off the grid or outside the range of"
-        hint = "" if field.kind == "id" else f" (quantize the input to {field.describe().split(' ')[0]} first)"
-        raise ValueError(f"{field.name}: {int(flat.sum())} {what} {field.describe()}; first at index {where}: "
-                         f"{arr[where]!r}{hint}")
-    return codes.astype(np.int64, copy=False)
+            raise _bad_codes(field, arr, (arr < lo) | (arr > hi))
+        return arr
+    if arr.dtype.kind not in "iufb":
+        raise TypeError(f"{field.name}: values must be a real array, got dtype {arr.dtype}")
+    scaled = arr * (2.0 ** field.frac)
+    codes = np.rint(scaled)
+    if arr.size and (not np.array_equal(codes, scaled) or codes.min() < lo or codes.max() > hi):
+        raise _bad_codes(field, arr, (codes != scaled) | (codes < lo) | (codes > hi))
+    return codes.astype(np.int64)
 
 
 def _batch(layout: StreamLayout, inputs: dict) -> tuple[int, dict]:
@@ -274,20 +282,20 @@ def _batch(layout: StreamLayout, inputs: dict) -> tuple[int, dict]:
     if not isinstance(inputs, dict):
         raise TypeError(f"requests are a dict of input arrays by name ({', '.join(layout.names)}), "
                         f"got {type(inputs).__name__}")
-    missing = [n for n in layout.names if n not in inputs]
-    extra = [n for n in inputs if n not in layout.names]
-    if missing or extra:
+    if len(inputs) != len(layout.fields) or any(f.name not in inputs for f in layout.fields):
+        missing = [n for n in layout.names if n not in inputs]
+        extra = [n for n in inputs if n not in layout.names]
         raise ValueError(f"the stream's inputs are {', '.join(layout.names)}; "
                          + "; ".join(p for p in (missing and f"missing {', '.join(missing)}",
                                                  extra and f"unknown {', '.join(map(str, extra))}") if p))
     arrays, n = {}, None
     for f in layout.fields:
         arr = np.asarray(inputs[f.name])
-        if arr.shape == f.shape:
+        if arr.ndim != len(f.shape) + 1 or arr.shape[1:] != f.shape:
+            if arr.shape != f.shape:
+                raise ValueError(f"{f.name} must have shape (batch, {', '.join(map(str, f.shape))}) "
+                                 f"(or {f.shape} for one request), got {arr.shape}")
             arr = arr[None]
-        if arr.shape[1:] != f.shape:
-            raise ValueError(f"{f.name} must have shape (batch, {', '.join(map(str, f.shape))}) "
-                             f"(or {f.shape} for one request), got {arr.shape}")
         if n is None:
             n = len(arr)
         elif len(arr) != n:
@@ -298,10 +306,10 @@ def _batch(layout: StreamLayout, inputs: dict) -> tuple[int, dict]:
 
 
 def check_requests(layout: StreamLayout, inputs: dict) -> tuple[int, dict]:
-    """(B, {name: codes (B, count) int64}) of ``inputs``: shapes, ids and grids checked,
-    every message naming the field."""
+    """(B, {name: integer codes (B, *shape)}) of ``inputs``: names, shapes, ids and grids
+    checked, every message naming the field (``pack_codes`` packs the result)."""
     n, arrays = _batch(layout, inputs)
-    return n, {f.name: encode_values(f, arrays[f.name]).reshape(n, f.count) for f in layout.fields}
+    return n, {f.name: encode_values(f, arrays[f.name]) for f in layout.fields}
 
 
 def pack_requests(layout: StreamLayout, inputs: dict, out: np.ndarray | None = None) -> np.ndarray:
@@ -317,7 +325,7 @@ def pack_requests(layout: StreamLayout, inputs: dict, out: np.ndarray | None = N
 
 
 def pack_codes(layout: StreamLayout, codes: dict, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """``pack_requests`` of already checked codes (``check_requests``)."""
+    """``pack_requests`` of codes checked by ``check_requests`` (each (n, *shape))."""
     if out is None:
         out = np.zeros((n, layout.request_bytes), np.uint8)
     elif out.dtype != np.uint8 or out.ndim != 2 or out.shape[1] != layout.request_bytes or len(out) < n:
@@ -326,10 +334,9 @@ def pack_codes(layout: StreamLayout, codes: dict, n: int, out: np.ndarray | None
         for a, b in layout._gaps:
             out[:n, a:b] = 0
     rows = out[:n]
-    for f in layout.fields:
-        start = f.offset // 8
-        dtype = f"<{'i' if f.signed else 'u'}{f.container // 8}"
-        rows[:, start:start + f.width // 8] = codes[f.name].astype(dtype).view(np.uint8).reshape(n, -1)
+    for name, start, stop, dtype in layout._places:
+        # the field's bytes of every request, seen as its containers: one casting assignment
+        rows[:, start:stop].view(dtype)[...] = codes[name].reshape(n, -1)
     return rows
 
 

@@ -22,7 +22,8 @@ from codesign.stream import StreamLayout
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitstream"
 STUBS = FIXTURES / "vivado_stubs.tcl"
-LAYOUTS = {"default": StreamLayout(6, 8, 10), "small": StreamLayout(4, 4, 7)}   # 256-bit and 128-bit requests
+LAYOUTS = {"default": StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 10}),   # 256 bits
+           "small": StreamLayout.from_dict({"n_nodes": 4, "title_length": 4, "score_frac_bits": 7})}     # 128 bits
 PS_BOARDS = [b for b in available_boards() if load_board(b).interface.ps != "none"]
 XRT_BOARDS = [b for b in available_boards() if load_board(b).interface.ps == "none"]
 
@@ -111,7 +112,7 @@ def test_vivado_tcl_and_hwh_match_the_design(tmp_path, board_name, layout):
     assert f"connect_bd_intf_net {DMA_INSTANCE}/M_AXIS_MM2S {ACCEL_INSTANCE}/s_axis" in log
     assert f"connect_bd_intf_net {ACCEL_INSTANCE}/m_axis {DMA_INSTANCE}/S_AXIS_S2MM" in log
     # DMA widths: set in the tcl, equal to the stream layout
-    for key, bits in (("c_m_axis_mm2s_tdata_width", layout.request_bits), ("c_m_axi_mm2s_data_width", layout.request_bits),
+    for key, bits in (("c_m_axis_mm2s_tdata_width", layout.stream_bits), ("c_m_axi_mm2s_data_width", layout.stream_bits),
                       ("c_s_axis_s2mm_tdata_width", 32), ("c_include_sg", 0)):
         assert re.search(rf"CONFIG\.{key} \{{{bits}\}}", tcl), key
     # address map: what the tcl assigns is what the description says
@@ -135,7 +136,7 @@ def test_vivado_tcl_and_hwh_match_the_design(tmp_path, board_name, layout):
     assert dma["phys_addr"] == bd.dma_base and dma["addr_range"] == 0x10000
     params = dma["parameters"]
     assert params["c_include_mm2s"] == params["c_include_s2mm"] == "1" and params["c_include_sg"] == "0"
-    assert int(params["c_m_axi_mm2s_data_width"]) == int(params["c_m_axis_mm2s_tdata_width"]) == layout.request_bits
+    assert int(params["c_m_axi_mm2s_data_width"]) == int(params["c_m_axis_mm2s_tdata_width"]) == layout.stream_bits
     assert int(params["c_s_axis_s2mm_tdata_width"]) == 32
     assert dma["interrupts"] == {}
     assert md.clock_dict[0]["enable"] == 1
@@ -205,7 +206,7 @@ def test_vitis_project_matches_the_design(tmp_path, board_name, layout):
     assert any(c.startswith("create_project") and f"-part {board.part}" in c for c in log)
     assert any(c.startswith("package_xo") and f"-kernel_name {KERNEL}" in c and "ap_ctrl_none" in c for c in log)
     ports = {p.name: p.width for p in top_ports(files["kernel"].read_text(), KERNEL)}
-    assert ports["s_axis_tdata"] == layout.request_bits and ports["m_axis_tdata"] == 32
+    assert ports["s_axis_tdata"] == layout.stream_bits and ports["m_axis_tdata"] == 32
     assert "ap_clk" in ports and "ap_rst_n" in ports
     cfg = parse_link_config(files["link_cfg"].read_text())
     names = {v.split(":")[0]: v.split(":")[2] for v in cfg["connectivity.nk"]}
@@ -213,7 +214,7 @@ def test_vitis_project_matches_the_design(tmp_path, board_name, layout):
     assert cfg["connectivity.stream_connect"] == ["mm2s_1.out:recommender_1.s_axis", "recommender_1.m_axis:s2mm_1.in"]
     assert cfg["connectivity.sp"] == [f"mm2s_1.mem:{board.memory.bank}", f"s2mm_1.mem:{board.memory.bank}"]
     assert cfg["clock.freqHz"] == [f"{int(board.clock_mhz * 1e6)}:recommender_1.ap_clk"]
-    assert f"#define BEAT_BITS {layout.request_bits}" in files["mm2s"].read_text()
+    assert f"#define BEAT_BITS {layout.stream_bits}" in files["mm2s"].read_text()
     assert "#define BEAT_BITS 32" in files["s2mm"].read_text()
     build = files["build"].read_text()
     assert board.interface.platform in build and "--config link.cfg" in build
@@ -292,7 +293,7 @@ def test_bitstream_step_on_the_tiny_design(tiny_design):
     summary = run_flow(design, ["rtl", "bitstream"], log=lambda *_: None)
     result = summary["steps"]["bitstream"]
     stream = summary["steps"]["rtl"]["stream"]
-    assert result["block_design"]["streams"]["mm2s_bits"] == stream["request_bits"]
+    assert result["block_design"]["streams"]["mm2s_bits"] == stream["stream_bits"]
     assert json.loads((design.path("bitstream") / "bitstream.json").read_text())["board"] == "pynq-z2"
     src = design.path("bitstream") / "ip" / "src"
     assert (src / "recommender.v").is_file() and (src / "node_rom.mem").stat().st_size > 0

@@ -6,7 +6,6 @@ import pytest
 
 from codesign.rtl.trace import (Fmt, HW, quantize_even, read_model, reference_numpy, round_even_np,
                                 trace_checked)
-from codesign.stream import StreamLayout, pack_requests, pack_scores, unpack_requests, unpack_scores
 from tests.random_models import random_model
 
 
@@ -55,30 +54,6 @@ def test_dynamic_adjacency_is_refused():
     keras_model = random_model(adjacency="dynamic")
     with pytest.raises(ValueError, match="dynamic adjacency"):
         read_model(keras_model)
-
-
-def test_stream_packing_round_trip():
-    layout = StreamLayout(n_nodes=6, title_length=8, score_frac_bits=13)
-    assert layout.request_bits == 256 and layout.beats_per_request == 1
-    rng = np.random.default_rng(0)
-    nodes, tokens = rng.integers(0, 2626, (5, 6)), rng.integers(0, 700, (5, 8))
-    beats = pack_requests(layout, nodes, tokens)
-    assert beats.shape == (5, 32) and beats.dtype == np.uint8
-    assert int.from_bytes(beats[0, :2].tobytes(), "little") == nodes[0, 0]     # field 0 in bits 15:0
-    got_nodes, got_tokens = unpack_requests(layout, beats)
-    assert np.array_equal(got_nodes, nodes) and np.array_equal(got_tokens, tokens)
-    scores = np.array([-3.5, 0.0, 2 ** -13, 7.25])
-    assert np.array_equal(unpack_scores(layout, pack_scores(layout, scores)), scores)
-
-
-def test_stream_errors_name_the_problem():
-    layout = StreamLayout(n_nodes=6, title_length=8, score_frac_bits=13)
-    with pytest.raises(ValueError, match="nodes \\(B, 6\\)"):
-        pack_requests(layout, np.zeros((2, 5), int), np.zeros((2, 8), int))
-    with pytest.raises(ValueError, match="grid"):
-        pack_scores(layout, np.array([2 ** -14]))
-    with pytest.raises(ValueError, match="1024-bit"):
-        StreamLayout(n_nodes=34, title_length=32, score_frac_bits=13).request_bits
 
 
 def test_yosys_stat_parsing():

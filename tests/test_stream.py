@@ -95,7 +95,7 @@ def test_values_off_the_grid_or_range_name_the_field():
 
 def test_bad_ids_shapes_and_names_are_named():
     layout = default_layout()
-    with pytest.raises(ValueError, match=r"tokens: 1 ids outside ids 0\.\.2999 \(embedding ROM depth\); "
+    with pytest.raises(ValueError, match=r"tokens: 1 ids outside the embedding ROM \(ids 0\.\.2999\); "
                                          r"first at index \(1, 3\): 3000"):
         pack_requests(layout, {"nodes": NODES, "tokens": TOKENS + np.array([[0] * 8, [0, 0, 0, 2487] + [0] * 4])})
     with pytest.raises(ValueError, match="nodes: 1 ids outside"):
@@ -109,7 +109,7 @@ def test_bad_ids_shapes_and_names_are_named():
     with pytest.raises(ValueError, match="nodes has 2, tokens 1"):
         pack_requests(layout, {"nodes": NODES, "tokens": TOKENS[:1]})
     no_rows = StreamLayout.of([Field("n", (2,), "id", 12, 16)], 0)
-    with pytest.raises(ValueError, match=r"ids 0\.\.4095 \(12 bits\)"):
+    with pytest.raises(ValueError, match=r"outside the 12-bit ids \(0\.\.4095\)"):
         pack_requests(no_rows, {"n": np.array([[1, 4096]])})
 
 

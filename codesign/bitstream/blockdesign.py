@@ -20,7 +20,7 @@ PS             ``processing_system7_0`` (PS7) or        host; its GP master driv
 ``rst_ps_0``   ``xilinx.com:ip:proc_sys_reset:5.0``     resets from the PS reset, on the PL clock
 ============== ======================================== ======================================
 
-Streams: ``axi_dma_0/M_AXIS_MM2S`` -> ``recommender_0/s_axis`` (``request_bits`` of
+Streams: ``axi_dma_0/M_AXIS_MM2S`` -> ``recommender_0/s_axis`` (``stream_bits`` of
 ``codesign/stream.py``), ``recommender_0/m_axis`` -> ``axi_dma_0/S_AXIS_S2MM`` (32 bits).
 One clock: PS ``FCLK_CLK0`` / ``pl_clk0`` at the board's ``clock_mhz`` for every instance.
 
@@ -158,7 +158,7 @@ class BlockDesign:
 
     @property
     def in_bits(self) -> int:
-        return self.layout.request_bits
+        return self.layout.stream_bits
 
     @property
     def out_bits(self) -> int:
@@ -257,8 +257,8 @@ def dma_parameters(layout: StreamLayout) -> dict[str, str]:
     return {
         "c_include_sg": "0", "c_sg_length_width": str(SG_LENGTH_WIDTH), "c_sg_include_stscntrl_strm": "0",
         "c_micro_dma": "0", "c_addr_width": "32", "c_enable_multi_channel": "0",
-        "c_include_mm2s": "1", "c_m_axi_mm2s_data_width": str(layout.request_bits),
-        "c_m_axis_mm2s_tdata_width": str(layout.request_bits), "c_include_mm2s_dre": "0",
+        "c_include_mm2s": "1", "c_m_axi_mm2s_data_width": str(layout.stream_bits),
+        "c_m_axis_mm2s_tdata_width": str(layout.stream_bits), "c_include_mm2s_dre": "0",
         "c_include_mm2s_sf": "1", "c_mm2s_burst_size": str(BURST),
         "c_include_s2mm": "1", "c_m_axi_s2mm_data_width": str(layout.score_bits),
         "c_s_axis_s2mm_tdata_width": str(layout.score_bits), "c_include_s2mm_dre": "0",
@@ -271,8 +271,8 @@ def describe(board: Board, layout: StreamLayout, design_name: str = "codesign_bd
     if board.interface.ps == "none":
         raise ValueError(f"board {board.name} has no PS (XRT card): it has no Vivado block design or .hwh; "
                          f"the bitstream step writes the Vitis kernel project for it instead")
-    if layout.request_bits > board.interface.max_stream_bits:
-        raise ValueError(f"the request stream is {layout.request_bits} bits, more than {board.name}'s "
+    if layout.stream_bits > board.interface.max_stream_bits:
+        raise ValueError(f"the request stream is {layout.stream_bits} bits, more than {board.name}'s "
                          f"max_stream_bits {board.interface.max_stream_bits}: reduce data.fanout or "
                          f"data.title_length")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", design_name):

@@ -110,7 +110,7 @@ freqHz={int(round(board.clock_mhz * 1e6))}:{KERNEL_INSTANCE}.ap_clk
 
 def package_tcl(board: Board, layout: StreamLayout) -> str:
     """Vivado tcl packaging ``ip/src`` + the wrapper as an RTL kernel and writing the ``.xo``."""
-    ports = (f"{{ap_clk I 1}} {{ap_rst_n I 1}} {{s_axis_tdata I {layout.request_bits}}} "
+    ports = (f"{{ap_clk I 1}} {{ap_rst_n I 1}} {{s_axis_tdata I {layout.stream_bits}}} "
              f"{{m_axis_tdata O {layout.score_bits}}}")
     return f"""# =====================================================================================
 # codesign: RTL kernel '{KERNEL}' for {board.name} ({board.part}, platform {board.interface.platform})
@@ -178,8 +178,8 @@ def write_vitis_project(board: Board, layout: StreamLayout, out: Path) -> dict:
     and a summary for the step's JSON. ``out/../ip/src`` must hold the RTL sources."""
     if board.interface.ps != "none":
         raise ValueError(f"board {board.name} has a PS: use its Vivado block design, not the Vitis route")
-    if layout.request_bits > board.interface.max_stream_bits:
-        raise ValueError(f"the request stream is {layout.request_bits} bits, more than {board.name}'s "
+    if layout.stream_bits > board.interface.max_stream_bits:
+        raise ValueError(f"the request stream is {layout.stream_bits} bits, more than {board.name}'s "
                          f"max_stream_bits {board.interface.max_stream_bits}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,14 +187,14 @@ def write_vitis_project(board: Board, layout: StreamLayout, out: Path) -> dict:
              "s2mm": out / "s2mm.cpp", "link_cfg": out / "link.cfg", "build": out / "build.sh"}
     files["tcl"].write_text(package_tcl(board, layout))
     files["kernel"].write_text(kernel_wrapper(layout))
-    files["mm2s"].write_text(mover_source("mm2s", layout.request_bits))
+    files["mm2s"].write_text(mover_source("mm2s", layout.stream_bits))
     files["s2mm"].write_text(mover_source("s2mm", layout.score_bits))
     files["link_cfg"].write_text(link_config(board))
     files["build"].write_text(build_script(board))
     files["build"].chmod(0o755)
     summary = {"platform": board.interface.platform, "kernel": KERNEL, "instances":
                {KERNEL_INSTANCE: KERNEL, **{inst: kind for kind, inst in MOVERS.items()}},
-               "streams": {"mm2s_bits": layout.request_bits, "s2mm_bits": layout.score_bits},
+               "streams": {"mm2s_bits": layout.stream_bits, "s2mm_bits": layout.score_bits},
                "memory_bank": board.memory.bank, "clock_mhz": board.clock_mhz,
                "command": f"sh {shlex.quote(str(files['build']))}",
                "note": "XRT card: no PS, no AXI DMA and no .hwh; the host drives the mm2s/s2mm kernels through XRT"}

@@ -15,7 +15,7 @@ import numpy as np
 
 from codesign.latency import core_latency, fifo_addr_w, top_cycles
 from codesign.rtl.trace import Fmt, Traced
-from codesign.stream import StreamLayout, axis_ports
+from codesign.stream import ID_BITS, Field, StreamLayout, axis_ports
 
 KERNELS = Path(__file__).resolve().parents[2] / "kernels" / "rtl"
 
@@ -98,11 +98,12 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dic
         raise RuntimeError(f"da4ml core input is {core['in_bits']} bits, the top feeds {expected_in}")
     write_hex(out / "node_rom.hex", pack_rows(spec.node_table, spec.node_fmt), node_w)
     write_hex(out / "token_rom.hex", pack_rows(spec.token_table, spec.token_fmt), tok_w)
-    layout = StreamLayout(spec.n_graph_nodes, spec.title_length, traced.out_fmt.f,
-                          node_rows=len(spec.node_table), token_rows=len(spec.token_table))
+    layout = StreamLayout.of([Field("nodes", (spec.n_graph_nodes,), "id", ID_BITS, 16, rows=len(spec.node_table)),
+                              Field("tokens", (spec.title_length,), "id", ID_BITS, 16, rows=len(spec.token_table))],
+                             traced.out_fmt.f)
     params = {
-        "N": spec.n_graph_nodes, "L": spec.title_length, "ID_W": layout.id_bits,
-        "IN_W": layout.request_bits,
+        "N": spec.n_graph_nodes, "L": spec.title_length, "ID_W": ID_BITS,
+        "IN_W": layout.stream_bits,
         "NODE_W": node_w, "NODE_DEPTH": len(spec.node_table), "NODE_INIT": str(out / "node_rom.hex"),
         "RECIP_W": spec.recip_fmt.bits, "RECIP_TABLE": _table_literal(spec.recip, spec.recip_fmt),
         "TOK_W": tok_w, "TOK_DEPTH": len(spec.token_table), "TOK_INIT": str(out / "token_rom.hex"),
@@ -124,6 +125,7 @@ endmodule
 """)
     sources = [str(out / "recommender.v"), str(KERNELS / "recommender_top.v"),
                str(KERNELS / "axis_pipe_adapter.v"), str(KERNELS / "embedding_rom.v")] + core["sources"]
+    sources += [str(KERNELS / "axis_request_gather.v")] if layout.beats_per_request > 1 else []
     build = {"toplevel": "recommender", "sources": sources, "libdirs": core["libdirs"],
              "params": params, "core": {k: v for k, v in core.items() if k not in ("sources", "libdirs")},
              "latency_cycles": top_cycles(core["stages"]), "stream": layout.to_dict(),

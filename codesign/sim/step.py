@@ -23,7 +23,7 @@ def select_vectors(design: Design, n: int, out: Path) -> tuple[Path, dict]:
     """``n`` frozen vectors: corner cases and random requests (all of them when ``n`` is at
     least twice their number, else ``n // 2``), the rest real test requests.
 
-    Writes them (``nodes``, ``tokens``, ``expected`` flat) to ``out``; returns its path and the
+    Writes them (the inputs by name, ``expected`` flat per output) to ``out``; returns its path and the
     count per kind.
     """
     from codesign.vectors.step import load_vectors
@@ -34,8 +34,9 @@ def select_vectors(design: Design, n: int, out: Path) -> tuple[Path, dict]:
     test = np.flatnonzero(kind == "test")[: n - len(special)]
     pick = np.sort(np.concatenate([test, special]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, nodes=inputs["nodes"][pick], tokens=inputs["tokens"][pick],
-             expected=np.asarray(expected[pick], np.float64).reshape(len(pick)))
+    expected = np.asarray(expected[pick], np.float64).reshape(len(pick), -1)
+    np.savez(out, **{name: value[pick] for name, value in inputs.items()},
+             expected=expected[:, 0] if expected.shape[1] == 1 else expected)
     names, counts = np.unique(kind[pick], return_counts=True)
     return out, dict(zip(names.tolist(), counts.tolist()))
 

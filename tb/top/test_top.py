@@ -2,7 +2,8 @@
 
 cocotb tests (run inside the simulator; inputs through environment variables):
 ``CODESIGN_BUILD`` build.json of the ``rtl`` step (or any top plus ``CODESIGN_PORTS``),
-``CODESIGN_VECTORS`` .npz with ``nodes``, ``tokens``, ``expected``, ``CODESIGN_N`` how many,
+``CODESIGN_VECTORS`` .npz with the model's inputs by name (the stream layout's fields) and
+``expected``, ``CODESIGN_N`` how many,
 ``CODESIGN_RESULT`` where the measurement JSON goes.
 
 The pytest function at the bottom builds a small random-weight design and runs the tests
@@ -31,7 +32,13 @@ def _load():
     layout = StreamLayout.from_dict(build["stream"])
     vec = np.load(os.environ["CODESIGN_VECTORS"])
     n = min(int(os.environ.get("CODESIGN_N", len(vec["expected"]))), len(vec["expected"]))
-    return build, layout, vec["nodes"][:n], vec["tokens"][:n], np.asarray(vec["expected"][:n], np.float64).reshape(n)
+    inputs = {name: vec[name][:n] for name in layout.names}
+    expected = np.asarray(vec["expected"][:n], np.float64)
+    return build, layout, inputs, expected.reshape(n) if layout.score_count == 1 else expected.reshape(n, -1)
+
+
+def _head(inputs: dict, n: int) -> dict:
+    return {k: v[:n] for k, v in inputs.items()}
 
 
 def _tb(dut):
@@ -39,21 +46,22 @@ def _tb(dut):
     return AxisTB(dut, port_map_from_env())
 
 
-async def _send(tb, layout, nodes, tokens):
+async def _send(tb, layout, inputs):
+    """Transfers of CHUNK requests: each request ``beats_per_request`` beats, tlast on the last."""
     from cocotbext.axi import AxiStreamFrame
     from codesign.stream import pack_requests
-    beats = pack_requests(layout, nodes, tokens)
-    for start in range(0, len(beats), CHUNK):
-        await tb.source.send(AxiStreamFrame(beats[start:start + CHUNK].tobytes()))
+    requests = pack_requests(layout, inputs)
+    for start in range(0, len(requests), CHUNK):
+        await tb.source.send(AxiStreamFrame(requests[start:start + CHUNK].tobytes()))
 
 
 async def _receive(tb, layout, n):
     from codesign.stream import unpack_scores
     data = bytearray()
     frames = []
-    while len(data) < 4 * n:
+    while len(data) < layout.score_bytes * n:
         frame = await tb.sink.recv()
-        frames.append(len(frame.tdata) // 4)
+        frames.append(len(frame.tdata) // layout.score_bytes)
         data += bytes(frame.tdata)
     return unpack_scores(layout, np.frombuffer(bytes(data), np.uint8)), frames
 
@@ -73,51 +81,52 @@ if cocotb is not None:
     async def full_throughput(dut):
         """No idle, no backpressure: latency (first beat in to first beat out) and II."""
         from codesign.sim.tb import Monitor
-        _, layout, nodes, tokens, expected = _load()
+        _, layout, inputs, expected = _load()
         n = min(len(expected), 200)
         tb = _tb(dut)
         await tb.reset()
         mon = Monitor(tb)
-        cocotb.start_soon(_send(tb, layout, nodes[:n], tokens[:n]))
+        cocotb.start_soon(_send(tb, layout, _head(inputs, n)))
         got, frames = await _receive(tb, layout, n)
         assert np.array_equal(got, expected[:n]), f"{np.sum(got != expected[:n])} mismatches"
         assert frames == [min(CHUNK, n - s) for s in range(0, n, CHUNK)], f"tlast framing {frames}"
         gaps = np.diff(mon.accepted)
-        ii = float(np.median(gaps))
+        ii = float(np.median(gaps)) * layout.beats_per_request      # cycles per request
         latency = mon.emitted[0] - mon.accepted[0]
         dut._log.info("latency %d cycles, II %.2f cycles (max gap %d)", latency, ii, gaps.max())
-        assert len(mon.accepted) == n and gaps.max() == 1, "the top stalled at full throughput"
+        assert len(mon.accepted) == n * layout.beats_per_request and gaps.max() == 1, \
+            "the top stalled at full throughput"
         _write_result({"latency_cycles": int(latency), "ii": ii, "ii_max": int(gaps.max()),
                        "beats_per_request": layout.beats_per_request})
 
     @cocotb.test()
     async def vectors_random_traffic(dut):
         """Every vector, with random source idle and sink backpressure; writes the scores."""
-        _, layout, nodes, tokens, expected = _load()
+        _, layout, inputs, expected = _load()
         tb = _tb(dut)
         tb.set_traffic(idle=0.3, backpressure=0.3, seed=int(os.environ.get("CODESIGN_SEED", "1")))
         await tb.reset()
         start = time.perf_counter()
-        cocotb.start_soon(_send(tb, layout, nodes, tokens))
+        cocotb.start_soon(_send(tb, layout, inputs))
         got, _ = await _receive(tb, layout, len(expected))
         seconds = time.perf_counter() - start
         if os.environ.get("CODESIGN_SCORES"):
             np.save(os.environ["CODESIGN_SCORES"], got)
         _write_result({"samples": len(got), "wall_seconds": seconds,
                        "requests_per_second": len(got) / seconds})
-        bad = np.flatnonzero(got != expected)
+        bad = np.flatnonzero((got != expected).reshape(len(got), -1).any(axis=1))
         assert bad.size == 0, f"{bad.size} mismatches; first at {bad[0]}: expected {expected[bad[0]]}, got {got[bad[0]]}"
 
     @cocotb.test()
     async def reset_mid_stream(dut):
         """A reset in the middle of a stream drops what is in flight; the next stream is clean."""
         from cocotb.triggers import RisingEdge
-        _, layout, nodes, tokens, expected = _load()
+        _, layout, inputs, expected = _load()
         n = min(len(expected), 64)
         tb = _tb(dut)
         tb.set_traffic(backpressure=0.5, seed=7)
         await tb.reset()
-        task = cocotb.start_soon(_send(tb, layout, nodes[:n], tokens[:n]))
+        task = cocotb.start_soon(_send(tb, layout, _head(inputs, n)))
         await tb.cycles(n // 2)
         task.cancel()
         await tb.reset()
@@ -126,7 +135,7 @@ if cocotb is not None:
         for _ in range(50):      # nothing stale may come out after the reset
             await RisingEdge(tb.clk)
         assert tb.sink.empty(), "scores of requests sent before the reset came out after it"
-        cocotb.start_soon(_send(tb, layout, nodes[:n], tokens[:n]))
+        cocotb.start_soon(_send(tb, layout, _head(inputs, n)))
         got, _ = await _receive(tb, layout, n)
         assert np.array_equal(got, expected[:n]), f"{np.sum(got != expected[:n])} mismatches after reset"
 
@@ -156,7 +165,7 @@ def test_top_vitis_port_map(tmp_path, small_rtl_design):
     result = tmp_path / "result.json"
     run_cocotb("icarus", build["sources"] + [str(wrapper)], "vitis_style_top", "test_top", tmp_path / "sim",
                module_dir=Path(__file__).parent, libdirs=build["libdirs"],
-               parameters={"IN_W": build["stream"]["request_bits"]},
+               parameters={"IN_W": build["stream"]["stream_bits"]},
                extra_env={"CODESIGN_BUILD": build["path"], "CODESIGN_VECTORS": vectors, "CODESIGN_N": "100",
                           "CODESIGN_RESULT": result,
                           "CODESIGN_PORTS": json.dumps(vitis_stream_ports("in_r", "out_r", ap_ctrl="hs"))})
