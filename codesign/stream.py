@@ -68,6 +68,8 @@ class Field:
             raise ValueError(f"{where}: shape {self.shape} has an empty axis")
         if self.kind == "id" and (self.signed or self.frac):
             raise ValueError(f"{where}: id fields are unsigned integers (signed=False, frac=0)")
+        if self.kind == "value" and self.rows is not None:
+            raise ValueError(f"{where}: rows (an embedding ROM depth) belongs to id fields, not value fields")
         if self.rows is not None and not 1 <= self.rows <= 2 ** self.bits:
             raise ValueError(f"{where}: rows {self.rows} is not in 1..2**{self.bits}")
         if self.offset < 0 or self.offset % 8:

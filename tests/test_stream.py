@@ -118,6 +118,10 @@ def test_bad_fields_and_layouts():
         Field("x", (2,), "value", 17, 16)
     with pytest.raises(ValueError, match="container 12"):
         Field("x", (2,), "value", 8, 12)
+    with pytest.raises(ValueError, match="rows .* belongs to id fields"):
+        Field("x", (2,), "value", 8, 8, rows=4)
+    with pytest.raises(ValueError, match=r"rows 70000 is not in 1..2\*\*16"):
+        Field("x", (2,), "id", 16, 16, rows=70000)
     with pytest.raises(ValueError, match="kind 'float'"):
         Field("x", (2,), "float", 8, 8)
     with pytest.raises(ValueError, match="unique"):
