@@ -101,6 +101,9 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dic
     layout = StreamLayout.of([Field("nodes", (spec.n_graph_nodes,), "id", ID_BITS, 16, rows=len(spec.node_table)),
                               Field("tokens", (spec.title_length,), "id", ID_BITS, 16, rows=len(spec.token_table))],
                              traced.out_fmt.f)
+    if layout.beats_per_request > 1:     # recommender_top.v takes a request per beat (the generated top gathers)
+        raise ValueError(f"a request needs {layout.request_bits} bits, more than one {layout.stream_bits}-bit beat "
+                         f"of recommender_top.v: reduce data.fanout or data.title_length")
     params = {
         "N": spec.n_graph_nodes, "L": spec.title_length, "ID_W": ID_BITS,
         "IN_W": layout.stream_bits,
