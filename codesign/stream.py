@@ -357,11 +357,6 @@ def unpack_requests(layout: StreamLayout, beats: np.ndarray) -> dict[str, np.nda
     return out
 
 
-def request_beats(layout: StreamLayout, requests: np.ndarray) -> np.ndarray:
-    """(B * beats_per_request, stream_bits // 8) uint8: packed requests as the beats on the stream."""
-    return np.ascontiguousarray(requests, dtype=np.uint8).reshape(-1, layout.stream_bits // 8)
-
-
 # -------------------------------------------------------------------- scores
 
 def pack_scores(layout: StreamLayout, scores: np.ndarray) -> np.ndarray:

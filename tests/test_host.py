@@ -100,7 +100,8 @@ def test_bad_requests_are_named(reference, bitfile):
     with pytest.raises(ValueError, match=r"nodes: 1 ids outside the embedding ROM \(ids 0..59\); "
                                          r"first at index \(2, 3\): 60"):
         ol.score(bad, tokens)
-    with pytest.raises(ValueError, match=r"tokens: 20 ids outside the embedding ROM \(ids 0..29\); first at index \(0, 0\): -30"):
+    with pytest.raises(ValueError, match=r"tokens: 20 ids outside the embedding ROM \(ids 0..29\); "
+                                         r"first at index \(0, 0\): -30"):
         ol.score(nodes, -tokens - 1)
     with pytest.raises(ValueError, match="same number of requests: nodes has 4, tokens 3"):
         ol.score(nodes, tokens[:3])
