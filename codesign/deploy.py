@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.simdevice.backends import design_layout
-from codesign.stream import StreamLayout, pack_scores
+from codesign.stream import StreamLayout, check_requests, pack_scores
 
 PACKAGE = Path(__file__).resolve().parent
 NOTEBOOK = PACKAGE.parent / "notebooks" / "03_on_board_latency.ipynb"
@@ -50,17 +50,23 @@ def _vectors(folder: Path, layout: StreamLayout) -> dict[str, np.ndarray]:
     path = folder / "vectors" / "vectors.npz"
     if not path.is_file():
         raise FileNotFoundError(f"no reference vectors in {folder}: run 'codesign vectors --out {folder}' first")
+    names = (*layout.names, "expected")
     with np.load(path) as z:
-        missing = {"nodes", "tokens", "expected"} - set(z.files)
+        missing = set(names) - set(z.files)
         if missing:
-            raise ValueError(f"{path} lacks {', '.join(sorted(missing))}: run 'codesign vectors --out {folder} --force'")
-        vec = {k: z[k] for k in ("nodes", "tokens", "expected")}
-    if vec["nodes"].shape[1:] != (layout.n_nodes,) or vec["tokens"].shape[1:] != (layout.title_length,):
-        raise ValueError(f"the vectors ({vec['nodes'].shape}, {vec['tokens'].shape}) do not fit the stream layout "
-                         f"({layout.n_nodes} nodes, {layout.title_length} tokens): run the vectors and rtl steps again")
-    vec["expected"] = np.asarray(vec["expected"], np.float64).reshape(len(vec["nodes"]))
+            raise ValueError(f"{path} lacks {', '.join(sorted(missing))} (the stream's inputs are "
+                             f"{', '.join(layout.names)}): run 'codesign vectors --out {folder} --force'")
+        vec = {k: z[k] for k in names}
+    n = len(vec["expected"])
+    try:     # the vectors hold the model's inputs by name; they must fit the stream's fields
+        check_requests(layout, {k: vec[k] for k in layout.names})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the vectors in {path} do not fit the stream layout ({err}): run the vectors and rtl "
+                         f"steps again") from None
+    vec["expected"] = np.asarray(vec["expected"], np.float64).reshape((n,) if layout.score_count == 1 else (n, -1))
     pack_scores(layout, vec["expected"])     # raises unless every score is on the stream's grid
-    vec["nodes"], vec["tokens"] = vec["nodes"].astype(np.int32), vec["tokens"].astype(np.int32)
+    for f in layout.fields:
+        vec[f.name] = vec[f.name].astype(np.int32 if f.kind == "id" else np.float64)
     return vec
 
 

@@ -22,8 +22,8 @@ from codesign.stream import StreamLayout
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitstream"
 STUBS = FIXTURES / "vivado_stubs.tcl"
-LAYOUTS = {"default": StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 10}),
-           "small": StreamLayout.from_dict({"n_nodes": 4, "title_length": 4, "score_frac_bits": 7})}   # 256-bit and 128-bit requests
+LAYOUTS = {"default": StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 10}),   # 256 bits
+           "small": StreamLayout.from_dict({"n_nodes": 4, "title_length": 4, "score_frac_bits": 7})}     # 128 bits
 PS_BOARDS = [b for b in available_boards() if load_board(b).interface.ps != "none"]
 XRT_BOARDS = [b for b in available_boards() if load_board(b).interface.ps == "none"]
 
@@ -112,7 +112,8 @@ def test_vivado_tcl_and_hwh_match_the_design(tmp_path, board_name, layout):
     assert f"connect_bd_intf_net {DMA_INSTANCE}/M_AXIS_MM2S {ACCEL_INSTANCE}/s_axis" in log
     assert f"connect_bd_intf_net {ACCEL_INSTANCE}/m_axis {DMA_INSTANCE}/S_AXIS_S2MM" in log
     # DMA widths: set in the tcl, equal to the stream layout
-    for key, bits in (("c_m_axis_mm2s_tdata_width", layout.stream_bits), ("c_m_axi_mm2s_data_width", layout.stream_bits),
+    for key, bits in (("c_m_axis_mm2s_tdata_width", layout.stream_bits),
+                      ("c_m_axi_mm2s_data_width", layout.stream_bits),
                       ("c_s_axis_s2mm_tdata_width", 32), ("c_include_sg", 0)):
         assert re.search(rf"CONFIG\.{key} \{{{bits}\}}", tcl), key
     # address map: what the tcl assigns is what the description says

@@ -26,7 +26,7 @@ from codesign.fixedpoint import FixedPointModel
 from codesign.host.driver import DmaError, RecommenderOverlay, decode_status
 from codesign.simdevice.backends import ReferenceBackend, design_layout
 from codesign.simdevice.device import use_simulated_device
-from codesign.stream import StreamLayout
+from codesign.stream import Field, StreamLayout
 from tests.random_models import random_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +54,10 @@ def bitfile(tmp_path, reference):
 
 def requests(layout: StreamLayout, n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    nodes = rng.integers(0, layout.node_rows, (n, layout.n_nodes)).astype(np.int32)
-    tokens = rng.integers(0, layout.token_rows, (n, layout.title_length)).astype(np.int32)
-    nodes[0], tokens[0] = layout.node_rows - 1, layout.token_rows - 1       # the largest ids
+    node, token = layout.field("nodes"), layout.field("tokens")
+    nodes = rng.integers(0, node.rows, (n, node.count)).astype(np.int32)
+    tokens = rng.integers(0, token.rows, (n, token.count)).astype(np.int32)
+    nodes[0], tokens[0] = node.rows - 1, token.rows - 1                      # the largest ids
     nodes[1], tokens[1] = 0, 0                                               # all padding
     return nodes, tokens
 
@@ -90,18 +91,19 @@ def test_bad_requests_are_named(reference, bitfile):
     device(reference)
     ol = RecommenderOverlay(str(bitfile))
     nodes, tokens = requests(layout, 4)
-    with pytest.raises(TypeError, match="nodes must be an integer array of ids, got dtype float64"):
+    with pytest.raises(TypeError, match="nodes: ids must be an integer array, got dtype float64"):
         ol.score(nodes.astype(float), tokens)
     with pytest.raises(ValueError, match=r"tokens must have shape \(batch, 5\).*got \(4, 7\)"):
         ol.score(nodes, np.zeros((4, 7), int))
     bad = nodes.copy()
-    bad[2, 3] = layout.node_rows
-    with pytest.raises(ValueError, match=r"nodes: 1 ids outside the node embedding ROM \(ids 0..59\); "
-                                         r"first: request 2, position 3, id 60"):
+    bad[2, 3] = layout.field("nodes").rows
+    with pytest.raises(ValueError, match=r"nodes: 1 ids outside the embedding ROM \(ids 0..59\); "
+                                         r"first at index \(2, 3\): 60"):
         ol.score(bad, tokens)
-    with pytest.raises(ValueError, match="token embedding ROM"):
+    with pytest.raises(ValueError, match=r"tokens: 20 ids outside the embedding ROM \(ids 0..29\); "
+                                         r"first at index \(0, 0\): -30"):
         ol.score(nodes, -tokens - 1)
-    with pytest.raises(ValueError, match="same number of requests"):
+    with pytest.raises(ValueError, match="same number of requests: nodes has 4, tokens 3"):
         ol.score(nodes, tokens[:3])
     assert np.array_equal(ol.score(nodes, tokens), ol.score(nodes, tokens))   # still usable
 
@@ -113,8 +115,8 @@ def test_missing_files_and_mismatched_overlays(reference, bitfile, tmp_path):
     with pytest.raises(FileNotFoundError, match="no bitstream"):
         RecommenderOverlay(str(tmp_path / "nothing.bit"))
     # a layout that is not the one the DMA was built for
-    other = StreamLayout.from_dict({"n_nodes": layout.n_nodes, "title_length": 12, "node_rows": 60,
-                                    "score_frac_bits": layout.score_frac_bits, "token_rows": 30})
+    other = StreamLayout.of([layout.field("nodes"), Field("tokens", (12,), "id", 16, 16, rows=30)],
+                            layout.score_frac_bits)
     with pytest.raises(ValueError, match=r"c_m_axis_mm2s_tdata_width = 256 \(expected 512\)"):
         RecommenderOverlay(str(bitfile), layout=other)
     with pytest.raises(ValueError, match="c_sg_length_width 26"):
@@ -270,13 +272,14 @@ def test_pack_into_a_buffer_matches_a_fresh_pack():
     rng = np.random.default_rng(3)
     nodes, tokens = rng.integers(0, 2 ** 16, (7, 6)), rng.integers(0, 2 ** 16, (7, 5))
     buf = np.full((9, layout.request_bytes), 0xAB, np.uint8)       # stale bytes must be cleared
-    packed = pack_requests(layout, nodes, tokens, out=buf)
-    assert np.array_equal(packed, pack_requests(layout, nodes, tokens)) and np.shares_memory(packed, buf)
+    inputs = {"nodes": nodes, "tokens": tokens}
+    packed = pack_requests(layout, inputs, out=buf)
+    assert np.array_equal(packed, pack_requests(layout, inputs)) and np.shares_memory(packed, buf)
     back = unpack_requests(layout, buf[:7])
     assert np.array_equal(back["nodes"], nodes) and np.array_equal(back["tokens"], tokens)
     assert (buf[7:] == 0xAB).all()
     with pytest.raises(ValueError, match=r"out must be uint8 \(>= 7, 32\)"):
-        pack_requests(layout, nodes, tokens, out=buf[:5])
+        pack_requests(layout, inputs, out=buf[:5])
 
 
 def test_a_board_copy_of_the_driver_refuses_the_simulated_device_variable(tmp_path):

@@ -11,7 +11,6 @@ import pytest
 from codesign.fixedpoint import FixedFormat, FixedPointModel, quantizer_format
 from codesign.rtl.ops import HW, quantize_even
 from codesign.rtl.trace import trace, trace_checked
-from codesign.stream import Field, StreamLayout, pack_requests, pack_scores, unpack_requests, unpack_scores
 from tests.random_models import random_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,56 +104,6 @@ def test_an_op_reading_ids_directly_is_refused():
     fp.by_name["text_dense"].inputs = ["tokens"]
     with pytest.raises(ValueError, match="reads the ids of input 'tokens'"):
         trace(fp)
-
-
-def test_stream_packing_round_trip():
-    fields = [Field("nodes", (6,), "id", 16, 16, rows=2626), Field("tokens", (8,), "id", 16, 16, rows=700)]
-    layout = StreamLayout.of(fields, 13)
-    assert (layout.request_bits, layout.stream_bits, layout.beats_per_request) == (224, 256, 1)
-    rng = np.random.default_rng(0)
-    inputs = {"nodes": rng.integers(0, 2626, (5, 6)), "tokens": rng.integers(0, 700, (5, 8))}
-    beats = pack_requests(layout, inputs)
-    assert beats.shape == (5, 32) and beats.dtype == np.uint8
-    assert int.from_bytes(beats[0, :2].tobytes(), "little") == inputs["nodes"][0, 0]     # field 0 in bits 15:0
-    assert int.from_bytes(beats[0, 12:14].tobytes(), "little") == inputs["tokens"][0, 0]
-    back = unpack_requests(layout, beats)
-    assert all(np.array_equal(back[k], v) for k, v in inputs.items())
-    scores = np.array([-3.5, 0.0, 2 ** -13, 7.25])
-    assert np.array_equal(unpack_scores(layout, pack_scores(layout, scores)), scores)
-    old = StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 13, "node_rows": 2626,
-                                  "token_rows": 700})
-    assert old == layout and (old.n_nodes, old.title_length) == (6, 8)
-    assert StreamLayout.from_dict(layout.to_dict()) == layout
-
-
-def test_stream_value_fields_and_several_beats():
-    fields = [Field("x", (50, 3), "value", 8, 8, signed=True, frac=5), Field("ids", (2,), "id", 16, 16, rows=9)]
-    layout = StreamLayout.of(fields, 7, score_count=3)
-    assert layout.request_bits == 50 * 3 * 8 + 32 and layout.stream_bits == 1024
-    assert layout.beats_per_request == 2 and layout.request_bytes == 256 and layout.score_bits == 128
-    rng = np.random.default_rng(1)
-    inputs = {"x": rng.integers(-128, 128, (4, 50, 3)) / 32, "ids": rng.integers(0, 9, (4, 2))}
-    back = unpack_requests(layout, pack_requests(layout, inputs))
-    assert np.array_equal(back["x"], inputs["x"]) and np.array_equal(back["ids"], inputs["ids"])
-    scores = rng.integers(-1000, 1000, (4, 3)) / 128
-    assert np.array_equal(unpack_scores(layout, pack_scores(layout, scores)), scores)
-
-
-def test_stream_errors_name_the_problem():
-    layout = StreamLayout.of([Field("nodes", (6,), "id", 16, 16, rows=50), Field("x", (2,), "value", 6, 8, True, 4)], 13)
-    ok = {"nodes": np.zeros((2, 6), int), "x": np.zeros((2, 2))}
-    with pytest.raises(ValueError, match="'nodes' must be \\(B, 6\\)"):
-        pack_requests(layout, {**ok, "nodes": np.zeros((2, 5), int)})
-    with pytest.raises(ValueError, match="ids must be in \\[0, 49\\]"):
-        pack_requests(layout, {**ok, "nodes": np.full((2, 6), 50)})
-    with pytest.raises(ValueError, match="grid"):
-        pack_requests(layout, {**ok, "x": np.full((2, 2), 1 / 32)})
-    with pytest.raises(ValueError, match="outside"):
-        pack_requests(layout, {**ok, "x": np.full((2, 2), 2.0)})
-    with pytest.raises(ValueError, match="lack input"):
-        pack_requests(layout, {"nodes": ok["nodes"]})
-    with pytest.raises(ValueError, match="grid"):
-        pack_scores(layout, np.array([2 ** -14]))
 
 
 def test_fifo_addr_w_has_one_definition():

@@ -19,8 +19,8 @@ def _random_requests(fp, layout, n: int, seed: int = 3) -> tuple[np.ndarray, np.
     """Requests with ids over each input's whole range (padding, first and last id included)."""
     rng = np.random.default_rng(seed)
     limits = {op.name: op.id_limit for op in fp.inputs}
-    nodes = rng.integers(0, limits["nodes"], (n, layout.n_nodes))
-    tokens = rng.integers(0, limits["tokens"], (n, layout.title_length))
+    nodes = rng.integers(0, limits["nodes"], (n, *layout.field("nodes").shape))
+    tokens = rng.integers(0, limits["tokens"], (n, *layout.field("tokens").shape))
     nodes[0], tokens[0] = 0, 0
     nodes[1], tokens[1] = limits["nodes"] - 1, limits["tokens"] - 1
     return nodes.astype(np.int32), tokens.astype(np.int32)
@@ -41,13 +41,14 @@ def test_csim_backend_is_bit_exact(hls_design):
     nodes, tokens = _random_requests(fp, backend.layout, 2000)
     nodes, tokens = np.concatenate([z["nodes"], nodes]), np.concatenate([z["tokens"], tokens])
     expected = pack_scores(backend.layout, fp.predict({"nodes": nodes, "tokens": tokens}))
-    got = backend.process(pack_requests(backend.layout, nodes, tokens))
+    got = backend.process(pack_requests(backend.layout, {"nodes": nodes, "tokens": tokens}))
     assert got.dtype == np.uint8 and got.shape == (len(nodes) * 4,)
     got, expected = got.reshape(-1, 4), expected.reshape(-1, 4)
     bad = np.flatnonzero((got != expected).any(axis=1))
     assert bad.size == 0, f"{bad.size} mismatches; first at {bad[0]}"
     # flat bytes (as the DMA buffer holds them) give the same beats
-    assert np.array_equal(backend.process(pack_requests(backend.layout, nodes[:5], tokens[:5]).ravel()),
+    first = pack_requests(backend.layout, {"nodes": nodes[:5], "tokens": tokens[:5]})
+    assert np.array_equal(backend.process(first.ravel()),
                           got[:5].ravel())
 
 
@@ -86,7 +87,7 @@ def test_rtl_backend_is_bit_exact(deployable_design):
     nodes, tokens = _random_requests(fp, backend.layout, 200)
     nodes, tokens = np.concatenate([z["nodes"][:1000], nodes]), np.concatenate([z["tokens"][:1000], tokens])
     expected = pack_scores(backend.layout, fp.predict({"nodes": nodes, "tokens": tokens})).reshape(-1, 4)
-    got = np.concatenate([backend.process(pack_requests(backend.layout, nodes[s:e], tokens[s:e]))
+    got = np.concatenate([backend.process(pack_requests(backend.layout, {"nodes": nodes[s:e], "tokens": tokens[s:e]}))
                           for s, e in ((0, 1), (1, 700), (700, len(nodes)))]).reshape(-1, 4)
     bad = np.flatnonzero((got != expected).any(axis=1))
     assert bad.size == 0, f"{bad.size} mismatches; first at {bad[0]}"

@@ -9,7 +9,7 @@ from codesign.simdevice.dma import (DMACR, DMASR, ERR_IRQ, HALTED, IDLE, INT_ERR
                                     SLV_ERR, AxiDmaModel)
 from codesign.stream import StreamLayout, pack_requests, unpack_requests
 
-LAYOUT = StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 4})
+LAYOUT = StreamLayout.from_dict({"n_nodes": 6, "title_length": 8, "score_frac_bits": 4})   # the old format
 
 
 class SumBackend:
@@ -18,9 +18,8 @@ class SumBackend:
     name = "sum"
 
     def process(self, request_bytes):
-        req = unpack_requests(LAYOUT, request_bytes)
-        nodes, tokens = req["nodes"], req["tokens"]
-        return (nodes.sum(1) + tokens.sum(1)).astype("<i4").view(np.uint8).reshape(-1)
+        ids = unpack_requests(LAYOUT, request_bytes)
+        return (ids["nodes"].sum(1) + ids["tokens"].sum(1)).astype("<i4").view(np.uint8).reshape(-1)
 
 
 def _dma(fault=None):
@@ -32,7 +31,7 @@ def _arm(dma, mem, n, s2mm_len=None, mm2s_len=None):
     src, dst = mem.new(n * LAYOUT.request_bytes), mem.new(n * 4)
     nodes = np.arange(n * 6).reshape(n, 6) % 50
     tokens = np.ones((n, 8), int)
-    mem.write(src, pack_requests(LAYOUT, nodes, tokens).tobytes())
+    mem.write(src, pack_requests(LAYOUT, {"nodes": nodes, "tokens": tokens}).tobytes())
     for ch in (S2MM, MM2S):
         dma.write(ch + DMACR, 1)
     dma.write(S2MM + 0x18, dst)

@@ -1,12 +1,14 @@
 """The PYNQ driver of the recommender overlay: numpy and pynq only (it runs on the board).
 
     ol = RecommenderOverlay("recommender.bit")          # .hwh and stream.json beside it
-    scores = ol.score(nodes, tokens)                     # float64, exact
+    scores = ol.score({"nodes": nodes, "tokens": tokens})   # float64, exact; inputs by name
+    scores = ol.score(nodes, tokens)                     # the same: arrays in the layout's field order
     raw = ol.score_raw(nodes, tokens)                    # int32 score words
     ol.measure_latency()                                 # percentiles, throughput, split
 
 The overlay is one AXI DMA v7.1 in simple mode in front of the AXI-Stream top: MM2S sends one
-packet of request beats (``codesign.stream``), S2MM receives one packet of 32-bit scores.
+packet of requests (``codesign.stream``: ``request_bytes`` each, one or several beats), S2MM
+receives one packet of score words (``score_bytes`` each).
 This driver programs the DMA registers itself (PG021) instead of pynq's ``DMA`` driver,
 whose ``start``/``wait`` spin with no deadline and report any DMA error as "DMA channel not
 started": every wait here has a deadline and raises ``TimeoutError`` naming the channel and
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pynq
 
-from codesign.stream import StreamLayout, pack_requests
+from codesign.stream import StreamLayout, check_requests, pack_codes
 
 if os.environ.get("CODESIGN_SIM_DEVICE", "0") != "0":
     # a workstation asking for the simulated PYNQ device: register it with pynq (pynq only
@@ -176,11 +178,12 @@ class RecommenderOverlay(pynq.Overlay):
         self.sendchannel = DmaChannel(self._mmio, MM2S, "MM2S", name)
         self.recvchannel = DmaChannel(self._mmio, S2MM, "S2MM", name)
         self._requests = pynq.allocate((max_batch, self.layout.request_bytes), np.uint8)
-        self._scores = pynq.allocate((max_batch,), np.int32)
+        self._scores = pynq.allocate((max_batch, self.layout.score_bytes // 4), np.int32)
         # plain-ndarray views for the CPU's own reads and writes (slicing a PynqBuffer costs
         # microseconds of bookkeeping); the PynqBuffers stay for flush/invalidate and addresses
         self._request_words = self._requests.view(np.ndarray)
-        self._score_words = self._scores.view(np.ndarray)
+        words = self._scores.view(np.ndarray)
+        self._score_words = words[:, 0] if self.layout.score_count == 1 else words[:, :self.layout.score_count]
         self._scale = 2.0 ** -self.layout.score_frac_bits
         self.reset_dma()
 
@@ -217,31 +220,24 @@ class RecommenderOverlay(pynq.Overlay):
                              f"{max_bytes // self.layout.request_bytes}")
         return name, ip
 
-    def check_requests(self, nodes, tokens) -> tuple[np.ndarray, np.ndarray]:
-        """(nodes, tokens) as 2-D int arrays; ``TypeError``/``ValueError`` naming what is wrong."""
-        out = []
-        for what, value, width, rows, rom in (("nodes", nodes, self.layout.n_nodes, self.layout.node_rows, "node"),
-                                              ("tokens", tokens, self.layout.title_length, self.layout.token_rows,
-                                               "token")):
-            arr = np.asarray(value)
-            if arr.dtype.kind not in "iu":
-                raise TypeError(f"{what} must be an integer array of ids, got dtype {arr.dtype}")
-            if arr.ndim == 1:
-                arr = arr[None]
-            if arr.ndim != 2 or arr.shape[1] != width:
-                raise ValueError(f"{what} must have shape (batch, {width}) (or ({width},) for one request), "
-                                 f"got {np.shape(value)}")
-            limit = rows if rows is not None else 2 ** self.layout.id_bits
-            if arr.size and (arr.min() < 0 or arr.max() >= limit):
-                bad = np.argwhere((arr < 0) | (arr >= limit))
-                r, c = bad[0]
-                raise ValueError(f"{what}: {len(bad)} ids outside the {rom} embedding ROM (ids 0..{limit - 1}); "
-                                 f"first: request {r}, position {c}, id {arr[r, c]}")
-            out.append(arr)
-        if out[0].shape[0] != out[1].shape[0]:
-            raise ValueError(f"nodes and tokens must hold the same number of requests, got {out[0].shape[0]} "
-                             f"and {out[1].shape[0]}")
-        return out[0], out[1]
+    def inputs(self, *arrays, **named) -> dict:
+        """The requests as {input name: array}: one dict, or one array per field in the layout's
+        order (``score(nodes, tokens)`` on the default design), or the arrays by name."""
+        names = self.layout.names
+        if len(arrays) == 1 and isinstance(arrays[0], dict) and not named:
+            return arrays[0]
+        if len(arrays) > len(names):
+            raise TypeError(f"{len(arrays)} input arrays for the {len(names)} inputs of the stream "
+                            f"({', '.join(names)})")
+        clash = [n for n in names[:len(arrays)] if n in named]
+        if clash:
+            raise TypeError(f"input {clash[0]!r} given twice (by position and by name)")
+        return {**dict(zip(names, arrays)), **named}
+
+    def check_requests(self, *arrays, **named) -> tuple[int, dict]:
+        """(B, {name: int64 codes (B, count)}) of the requests; ``TypeError``/``ValueError``
+        naming the input (field) and what is wrong (``codesign.stream.check_requests``)."""
+        return check_requests(self.layout, self.inputs(*arrays, **named))
 
     # ------------------------------------------------------------------ DMA
     def reset_dma(self) -> None:
@@ -280,7 +276,7 @@ class RecommenderOverlay(pynq.Overlay):
         self._flush(n)
         t1 = time.perf_counter()
         try:
-            self.recvchannel.transfer(self._scores.physical_address, n * 4)
+            self.recvchannel.transfer(self._scores.physical_address, n * self.layout.score_bytes)
             self.sendchannel.transfer(self._requests.physical_address, n * self.layout.request_bytes)
             self._wait(t1 + self.timeout_s)
         except (TimeoutError, DmaError):
@@ -289,52 +285,66 @@ class RecommenderOverlay(pynq.Overlay):
         t2 = time.perf_counter()
         self._invalidate(n)
         t3 = time.perf_counter()
-        if self.recvchannel.transferred != n * 4:
+        if self.recvchannel.transferred != n * self.layout.score_bytes:
             raise DmaError(f"AXI DMA '{self.dma_name}' S2MM channel received {self.recvchannel.transferred} bytes "
-                           f"for {n} requests (expected {n * 4})")
+                           f"for {n} requests (expected {n * self.layout.score_bytes})")
         if times is not None:
             times += [t1 - t0, t2 - t1, t3 - t2]
 
-    def _score(self, nodes, tokens, raw: bool, times: list | None = None) -> np.ndarray:
-        """The one path of ``score``/``score_raw``/``measure_latency``: check, then per chunk of
-        ``max_batch`` pack, flush, DMA, invalidate, unpack into a new array. ``times`` gets the
-        five phase durations (s) of the last chunk; checking the requests counts as packing."""
+    def _score(self, inputs: dict, raw: bool, times: list | None = None) -> np.ndarray:
+        """The one path of ``score``/``score_raw``/``measure_latency``: check ``inputs`` (by name),
+        then per chunk of ``max_batch`` pack, flush, DMA, invalidate, unpack into a new array.
+        ``times`` gets the five phase durations (s) of the last chunk; checking the requests
+        counts as packing."""
         t0 = time.perf_counter()
-        nodes, tokens = self.check_requests(nodes, tokens)
-        out = np.empty(len(nodes), np.int32 if raw else np.float64)
-        for start in range(0, len(nodes), self.max_batch):
-            n = min(self.max_batch, len(nodes) - start)
-            pack_requests(self.layout, nodes[start:start + n], tokens[start:start + n], out=self._request_words)
+        total, codes = check_requests(self.layout, inputs)
+        count = self.layout.score_count
+        shape = (total,) if count == 1 else (total, count)
+        out = np.empty(shape, np.int32 if raw else np.float64)
+        for start in range(0, total, self.max_batch):
+            n = min(self.max_batch, total - start)
+            chunk = codes if n == total else {k: v[start:start + n] for k, v in codes.items()}
+            pack_codes(self.layout, chunk, n, out=self._request_words)
             t1 = time.perf_counter()
             phases = []
             self._transfer(n, phases)
             t2 = time.perf_counter()
+            words = self._score_words[:n]
             if raw:
-                out[start:start + n] = self._score_words[:n]
+                out[start:start + n] = words
             else:
-                np.multiply(self._score_words[:n], self._scale, out=out[start:start + n])
+                np.multiply(words, self._scale, out=out[start:start + n])
             if times is not None:
                 times[:] = [t1 - t0, *phases, time.perf_counter() - t2]
             t0 = time.perf_counter()
         return out
 
-    def score_raw(self, nodes, tokens) -> np.ndarray:
-        """int32 score words (score = word / 2**score_frac_bits) of a batch; split in ``max_batch`` chunks."""
-        return self._score(nodes, tokens, raw=True)
+    def score_raw(self, *arrays, **named) -> np.ndarray:
+        """int32 score words (score = word / 2**score_frac_bits) of a batch, (B,) or (B, score_count);
+        inputs as for ``score``; split in ``max_batch`` chunks."""
+        return self._score(self.inputs(*arrays, **named), raw=True)
 
-    def score(self, nodes, tokens) -> np.ndarray:
-        """float64 scores (exact: the int32 words scaled by 2**-score_frac_bits)."""
-        return self._score(nodes, tokens, raw=False)
+    def score(self, *arrays, **named) -> np.ndarray:
+        """float64 scores (exact: the int32 words scaled by 2**-score_frac_bits), (B,) or (B, score_count).
+
+        Inputs: ``score({"nodes": ..., "tokens": ...})`` (by the layout's field names), or
+        ``score(nodes, tokens)`` (one array per field, in the layout's order), or by keyword;
+        (batch, *shape) each, or one request without the batch axis.
+        """
+        return self._score(self.inputs(*arrays, **named), raw=False)
 
     # ------------------------------------------------------------------ latency
-    def _sample_requests(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        hi_n = self.layout.node_rows or 2 ** self.layout.id_bits
-        hi_t = self.layout.token_rows or 2 ** self.layout.id_bits
-        return (rng.integers(0, hi_n, (n, self.layout.n_nodes)).astype(np.int32),
-                rng.integers(0, hi_t, (n, self.layout.title_length)).astype(np.int32))
+    def _sample_requests(self, n: int, rng: np.random.Generator) -> dict:
+        """``n`` random valid requests: ids below each field's ROM depth, values on each field's grid."""
+        out = {}
+        for f in self.layout.fields:
+            lo, hi = f.code_range
+            codes = rng.integers(lo, hi + 1, (n, *f.shape))
+            out[f.name] = codes.astype(np.int32) if f.kind == "id" else codes * 2.0 ** -f.frac
+        return out
 
     def measure_latency(self, batch_sizes=(1, 8, 64, 256, 1024), repeats: int = 100, warmup: int = 10,
-                        nodes=None, tokens=None, seed: int = 0) -> dict:
+                        inputs: dict | None = None, seed: int = 0, nodes=None, tokens=None) -> dict:
         """Latency per batch size, split like FINN's throughput test.
 
         One call is exactly ``score(nodes, tokens)``: check and pack the requests into the DMA
@@ -343,23 +353,26 @@ class RecommenderOverlay(pynq.Overlay):
         size: p50/p90/p99/max of the whole call per batch and per request (µs), throughput
         (requests/s at the median), the median of each phase (µs per batch) and the host
         overhead (everything but ``dma``) per request.
-        Requests: ``nodes``/``tokens`` cycled, or random valid ids.
+        Requests: ``inputs`` (a dict by input name; ``nodes``/``tokens`` for the default design)
+        cycled, or random valid ones.
         """
-        if nodes is None or tokens is None:
-            nodes, tokens = self._sample_requests(max(batch_sizes), np.random.default_rng(seed))
-        nodes, tokens = self.check_requests(nodes, tokens)
+        if inputs is None and nodes is not None:
+            inputs = self.inputs(nodes, tokens) if tokens is not None else self.inputs(nodes)
+        if inputs is None:
+            inputs = self._sample_requests(max(batch_sizes), np.random.default_rng(seed))
+        n_inputs, _ = self.check_requests(inputs)
         if repeats < 1 or warmup < 0:
             raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
         results = []
         for b in batch_sizes:
             if not 1 <= b <= self.max_batch:
                 raise ValueError(f"batch size {b} is outside 1..max_batch ({self.max_batch})")
-            pick = np.arange(b) % len(nodes)
-            nb, tb = nodes[pick], tokens[pick]
+            pick = np.arange(b) % n_inputs
+            batch = {k: np.asarray(v)[pick] for k, v in inputs.items()}
             phases = []
             for i in range(warmup + repeats):
                 t: list = []
-                self._score(nb, tb, raw=False, times=t)
+                self._score(batch, raw=False, times=t)
                 if i >= warmup:
                     phases.append(t)
             ph = np.asarray(phases) * 1e6                     # (repeats, 5) µs

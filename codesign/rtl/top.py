@@ -25,14 +25,16 @@ import numpy as np
 
 from codesign.fixedpoint import UNBOUNDED_IDS, FixedFormat, FixedPointModel
 from codesign.latency import FRONT_CYCLES, fifo_addr_w
-from codesign.stream import ID_BITS, Field, StreamLayout, axis_ports, container_of
+from codesign.stream import ID_BITS, MAX_STREAM_BITS, Field, StreamLayout, axis_ports, container_of
 
 CORE = "recommender_core"
 TOP = "recommender"
 
 
-def layout_of(fp: FixedPointModel, traced) -> StreamLayout:
-    """The stream layout of ``fp``'s requests (one field per model input) and of its scores."""
+def layout_of(fp: FixedPointModel, traced=None, max_stream_bits: int = MAX_STREAM_BITS) -> StreamLayout:
+    """The stream layout of ``fp``'s requests (one field per model input) and of its scores: as
+    the traced core gives them (``traced``), else as the reference's output format (the simulated
+    device's reference backend before any RTL exists)."""
     fields = []
     for op in fp.inputs:
         if op.ids:
@@ -48,8 +50,15 @@ def layout_of(fp: FixedPointModel, traced) -> StreamLayout:
                                  "elements of the stream; give it a narrower precision")
             fields.append(Field(op.name, tuple(op.shape), "value", fmt.width, container_of(fmt.width),
                                 signed=fmt.signed, frac=fmt.frac))
-    return StreamLayout.of(fields, traced.score_frac, score_count=len(traced.out_fmts),
-                           score_signed=traced.score_signed)
+    if traced is not None:
+        return StreamLayout.of(fields, traced.score_frac, score_count=len(traced.out_fmts),
+                               score_signed=traced.score_signed, max_stream_bits=max_stream_bits)
+    out = fp.output_format
+    if out.width > 32:
+        raise ValueError(f"the model's output is {out.ap_type(False)}: wider than a 32-bit score word")
+    zeros = {f.name: np.zeros((1, *f.shape), np.int64 if f.kind == "id" else np.float64) for f in fields}
+    count = int(np.asarray(fp.predict(zeros)).size)
+    return StreamLayout.of(fields, out.frac, score_count=count, score_signed=True, max_stream_bits=max_stream_bits)
 
 
 def pack_rows(table: np.ndarray, fmt: FixedFormat) -> list[int]:

@@ -8,8 +8,9 @@ our names to the DUT's, so the same bench drives our tops (``clk``, ``rst``, ``s
 Driving a Vitis/hls4ml top with the top bench (``tb/top/test_top.py``): pass its Verilog
 files as the source list, its module as toplevel and the port map as JSON in
 ``CODESIGN_PORTS`` (``vitis_stream_ports("in_r", "out_r", ap_ctrl="hs")``); the request
-and score beats must follow ``codesign/stream.py`` (for an hls4ml top, put a width
-adapter in front that maps one request beat to its input stream). ``ap_ctrl_hs`` /
+and score beats must follow ``codesign/stream.py`` (a request is ``beats_per_request``
+beats, tlast on a transfer's last beat; for an hls4ml top, put a width adapter in front that
+maps one request to its input stream). ``ap_ctrl_hs`` /
 ``ap_ctrl_chain`` tops run free: ap_start (and ap_continue) are held high after reset.
 """
 from __future__ import annotations

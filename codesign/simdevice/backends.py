@@ -9,8 +9,8 @@ score beats out, both as laid out by ``codesign.stream``.
         name: str
         def process(self, request_bytes: np.ndarray) -> np.ndarray: ...
 
-``process`` takes uint8 ``n × layout.request_bytes`` (flat or 2-D) and returns uint8
-``n × layout.score_bits // 8`` (flat). ``make_backend(kind, design_folder)`` builds one from a
+``process`` takes uint8 ``n × layout.request_bytes`` (flat or 2-D; a request may span several
+beats) and returns uint8 ``n × layout.score_bytes`` (flat). ``make_backend(kind, design_folder)`` builds one from a
 design folder; kinds:
 
 - ``reference``: the fixed-point reference (``codesign.fixedpoint.FixedPointModel``) of the
@@ -30,7 +30,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from codesign.stream import StreamLayout, pack_scores, unpack_requests
+from codesign.stream import Field, StreamLayout, pack_scores, unpack_requests
 
 
 class BackendUnavailable(RuntimeError):
@@ -74,26 +74,23 @@ def design_of(design_folder: Path):
 
 def design_layout(design_folder: Path, fp=None) -> StreamLayout:
     """The stream layout of a design: the RTL build's (``rtl/build.json``) when the rtl step
-    ran, else derived from the fixed-point reference ``fp`` (same fields and ROM depths)."""
+    ran, else derived from the fixed-point reference ``fp`` (``codesign.rtl.top.layout_of``)."""
     build = Path(design_folder) / "rtl" / "build.json"
     if build.is_file():
         data = json.loads(build.read_text())
         layout = StreamLayout.from_dict(data["stream"])
-        if layout.node_rows is None:   # a build from before the ROM depths were recorded
-            params = data.get("params", {})
-            layout = StreamLayout.from_dict({"n_nodes": layout.n_nodes, "title_length": layout.title_length,
-                                             "score_frac_bits": layout.score_frac_bits,
-                                             "node_rows": params.get("NODE_DEPTH"), "token_rows": params.get("TOK_DEPTH")})
+        params = data.get("params", {})
+        if "fields" not in data["stream"] and "NODE_DEPTH" in params:   # old build: ROM depths in params only
+            fields = [Field(f.name, f.shape, f.kind, f.bits, f.container, rows=f.rows if f.rows is not None else
+                            params.get({"nodes": "NODE_DEPTH", "tokens": "TOK_DEPTH"}[f.name]))
+                      for f in layout.fields]
+            layout = StreamLayout.of(fields, layout.score_frac_bits, layout.score_count)
         return layout
     if fp is None:
         raise BackendUnavailable(f"no stream layout for {design_folder}: run the rtl step "
                                  f"('codesign flow --out {design_folder} --steps rtl')")
-    ops = {op.name: op for op in fp.inputs}
-    if set(ops) != {"nodes", "tokens"}:
-        raise BackendUnavailable(f"the stream carries nodes and tokens; this model takes {', '.join(ops)}")
-    return StreamLayout.from_dict({"n_nodes": ops["nodes"].shape[0], "title_length": ops["tokens"].shape[0],
-                                   "score_frac_bits": fp.output_format.frac, "node_rows": ops["nodes"].id_limit,
-                                   "token_rows": ops["tokens"].id_limit})
+    from codesign.rtl.top import layout_of
+    return layout_of(fp)
 
 
 class ReferenceBackend:
@@ -125,10 +122,8 @@ class ReferenceBackend:
         rows = request_rows(self.layout, request_bytes)
         if not len(rows):
             return np.zeros(0, np.uint8)
-        requests = unpack_requests(self.layout, rows)
-        nodes, tokens = requests["nodes"], requests["tokens"]
-        scores = self.fp.predict({"nodes": nodes, "tokens": tokens})
-        return pack_scores(self.layout, np.asarray(scores, np.float64).reshape(len(rows))).reshape(-1)
+        scores = self.fp.predict(unpack_requests(self.layout, rows))
+        return pack_scores(self.layout, np.asarray(scores, np.float64).reshape(len(rows), -1)).reshape(-1)
 
 
 # kind -> "module:callable" building a Backend from a design folder (imported on use, so the

@@ -3,8 +3,9 @@
 The ``hls`` step compiles the hls4ml project into ``hls/project/firmware/<project>-<stamp>.so``
 (the library its C-simulation check ran). This backend loads that library with ctypes (no
 hls4ml, no TensorFlow) and calls its bridge ``<project>_double`` per request, the way
-hls4ml's ``predict`` does: the inputs are the ids unpacked from the request beats, as
-doubles; the score is converted back to a score beat (it must lie on the stream's grid).
+hls4ml's ``predict`` does: the inputs are the fields unpacked from the request beats (by
+input name, or all of them flattened in order for a single packed input), as doubles; the
+scores are converted back to a score word (they must lie on the stream's grid).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import numpy.ctypeslib as npc
 from codesign.simdevice.backends import BackendUnavailable, design_layout, request_rows
 from codesign.stream import StreamLayout, pack_scores, unpack_requests
 
-STREAM_INPUTS = ("nodes", "tokens")
 PACKED_INPUT = "request"    # codesign.hls.convert.PACKED_INPUT (VivadoAccelerator: one packed input)
 
 
@@ -73,29 +73,29 @@ class CsimBackend:
         self.library, project_name = find_library(project)
         self.layout = layout or _layout(folder)
         self.inputs, outputs = bridge_ports(project, project_name)
-        if len(outputs) != 1 or outputs[0][1] != 1:
-            raise ValueError(f"{project} has outputs {outputs}; the score stream carries one score per request")
-        expected = ([(PACKED_INPUT, self.layout.request_fields)] if [n for n, _ in self.inputs] == [PACKED_INPUT]
-                    else [(n, self.layout.n_nodes if n == "nodes" else self.layout.title_length)
-                          for n, _ in self.inputs if n in STREAM_INPUTS])
-        if sorted(self.inputs) != sorted(expected) or not expected:
-            raise ValueError(f"the C simulation's inputs {self.inputs} are not the request stream's "
-                             f"(nodes: {self.layout.n_nodes}, tokens: {self.layout.title_length})")
+        if len(outputs) != 1 or outputs[0][1] != self.layout.score_count:
+            raise ValueError(f"{project} has outputs {outputs}; the score stream carries "
+                             f"{self.layout.score_count} score(s) per request")
+        fields = [(f.name, f.count) for f in self.layout.fields]
+        expected = ([(PACKED_INPUT, sum(c for _, c in fields))] if [n for n, _ in self.inputs] == [PACKED_INPUT]
+                    else fields)
+        if sorted(self.inputs) != sorted(expected):
+            raise ValueError(f"the C simulation's inputs {self.inputs} are not the request stream's fields "
+                             f"({', '.join(f'{n}: {c}' for n, c in fields)})")
         self._lib = ctypes.cdll.LoadLibrary(str(self.library))
         self._top = getattr(self._lib, f"{project_name}_double")
         self._top.restype = None
         self._top.argtypes = [npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")] * (len(self.inputs) + 1)
 
-    def scores(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """C-simulation scores (float64, exact) of unpacked requests."""
-        columns = {"nodes": np.asarray(nodes, np.float64), "tokens": np.asarray(tokens, np.float64)}
-        columns[PACKED_INPUT] = np.concatenate([columns["nodes"], columns["tokens"]], axis=1)
-        rows = [np.ascontiguousarray(columns[n]) for n, _ in self.inputs]
-        out = np.zeros(len(nodes), np.float64)
-        y = np.zeros(1, np.float64)
-        for i in range(len(out)):
-            self._top(*(r[i] for r in rows), y)
-            out[i] = y[0]
+    def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """C-simulation scores (float64, exact), (n, score_count), of unpacked requests by input name."""
+        n = len(next(iter(inputs.values())))
+        columns = {f.name: np.asarray(inputs[f.name], np.float64).reshape(n, -1) for f in self.layout.fields}
+        columns[PACKED_INPUT] = np.concatenate([columns[f.name] for f in self.layout.fields], axis=1)
+        rows = [np.ascontiguousarray(columns[name]) for name, _ in self.inputs]
+        out = np.zeros((n, self.layout.score_count), np.float64)
+        for i in range(n):
+            self._top(*(r[i] for r in rows), out[i])
         return out
 
     def process(self, request_bytes: np.ndarray) -> np.ndarray:
@@ -103,9 +103,7 @@ class CsimBackend:
         rows = request_rows(self.layout, request_bytes)
         if not len(rows):
             return np.zeros(0, np.uint8)
-        requests = unpack_requests(self.layout, rows)
-        nodes, tokens = requests["nodes"], requests["tokens"]
-        return pack_scores(self.layout, self.scores(nodes, tokens)).reshape(-1)
+        return pack_scores(self.layout, self.scores(unpack_requests(self.layout, rows))).reshape(-1)
 
 
 def _layout(folder: Path) -> StreamLayout:

@@ -157,8 +157,15 @@ class SimulatedDevice(pynq.Device):
             if not mm2s or not s2mm:
                 raise ValueError(f"DMA '{name}' in the .hwh has no stream widths "
                                  f"(c_m_axis_mm2s_tdata_width, c_s_axis_s2mm_tdata_width)")
+            # a request is request_bytes (one or several beats), a score word score_bytes
+            layout = getattr(backend, "layout", None)
+            if layout is not None and (layout.stream_bits, layout.score_bits) != (mm2s, s2mm):
+                raise ValueError(f"DMA '{name}' streams {mm2s}/{s2mm} bits, the {backend.name!r} backend's layout "
+                                 f"{layout.stream_bits}/{layout.score_bits}: the .hwh is of another design")
+            request_bytes, score_bytes = ((layout.request_bytes, layout.score_bytes) if layout is not None
+                                          else (mm2s // 8, s2mm // 8))
             self.dmas[int(ip["phys_addr"])] = AxiDmaModel(
-                self.memory, backend, mm2s // 8, s2mm // 8, int(params.get("c_sg_length_width", 14)),
+                self.memory, backend, request_bytes, score_bytes, int(params.get("c_sg_length_width", 14)),
                 fault=self.fault)
         super().post_download(bitstream, parser, self.name)
 

@@ -76,7 +76,7 @@ class RtlBackend:
         result = json.loads((run / "result.json").read_text())
         result["wall_seconds"] = time.perf_counter() - start
         self.last_run = result
-        score_bytes = self.layout.score_bits // 8
+        score_bytes = self.layout.score_bytes
         if result["frame_bytes"] != [n * score_bytes]:
             raise RuntimeError(f"the RTL top framed {n} scores as output frames of {result['frame_bytes']} bytes "
                                f"(tlast), not one frame of {n * score_bytes}: the DMA would stop early")

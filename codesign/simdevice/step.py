@@ -90,7 +90,8 @@ def run_driver(bitfile: Path, design: Design, n: int, latency: bool, work: Path)
     start = time.perf_counter()
     ol = RecommenderOverlay(str(bitfile), max_batch=cfg.max_batch, timeout_s=cfg.timeout_s)
     t0 = time.perf_counter()
-    got = ol.score(vec["nodes"], vec["tokens"])
+    inputs = {name: vec[name] for name in ol.layout.names}     # the model's inputs by name
+    got = ol.score(inputs)
     scoring = time.perf_counter() - t0
     result = {**compare(vec["expected"], got), "kinds": kinds, "device": ol.device.name,
               "dma": ol.dma_name, "score_seconds": round(scoring, 3),
@@ -98,7 +99,7 @@ def run_driver(bitfile: Path, design: Design, n: int, latency: bool, work: Path)
     if latency:
         sizes = [b for b in cfg.batch_sizes if b <= cfg.max_batch]
         result["latency"] = ol.measure_latency(sizes, repeats=cfg.repeats, warmup=cfg.warmup,
-                                               nodes=vec["nodes"], tokens=vec["tokens"])
+                                               inputs=inputs)
     result["total_seconds"] = round(time.perf_counter() - start, 2)
     return result
 

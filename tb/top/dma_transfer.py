@@ -39,7 +39,7 @@ if cocotb is not None:
         build = json.loads(Path(os.environ["CODESIGN_BUILD"]).read_text())
         layout = StreamLayout.from_dict(build["stream"])
         requests = np.load(os.environ["CODESIGN_REQUESTS"])
-        n, score_bytes = len(requests), layout.score_bits // 8
+        n, score_bytes = len(requests), layout.score_bytes
         tb = AxisTB(dut, port_map_from_env())
         await tb.reset()
         mon = Monitor(tb)

@@ -21,11 +21,11 @@ def test_rtl_backend_transfers(rtl_sim, small_rtl_design):
     layout = StreamLayout.from_dict(build["stream"])
     z = np.load(vectors)
     before = {p: p.stat().st_mtime_ns for p in backend.bench.build_dir.rglob("*") if p.is_file()}
-    got = [backend.process(pack_requests(layout, z["nodes"][s:e], z["tokens"][s:e]))
+    got = [backend.process(pack_requests(layout, {"nodes": z["nodes"][s:e], "tokens": z["tokens"][s:e]}))
            for s, e in ((0, 1), (1, 150), (150, 400))]
     expected = pack_scores(layout, z["expected"]).reshape(-1)
     assert np.array_equal(np.concatenate(got), expected)
-    assert backend.transfers == 3 and backend.last_run["frame_bytes"] == [250 * 4]
+    assert backend.transfers == 3 and backend.last_run["frame_bytes"] == [250 * layout.score_bytes]
     # the build was reused: the three runs rebuilt nothing
     assert before and all(p.stat().st_mtime_ns == t for p, t in before.items())
     with pytest.raises(ValueError, match="whole number"):
