@@ -62,6 +62,12 @@ def rtl_design(model, folder, n: int = 400, latency_cutoff=5) -> tuple[dict, str
 
 
 @pytest.fixture(scope="session")
+def make_rtl_design():
+    """``rtl_design``: (build, vectors path) of any Keras model."""
+    return rtl_design
+
+
+@pytest.fixture(scope="session")
 def small_rtl_design(tmp_path_factory):
     """(build.json content + path, vectors .npz path) of a small random design."""
     return rtl_design(random_quant_model(SMALL_MODEL), tmp_path_factory.mktemp("small_rtl"))

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 try:
     import cocotb
@@ -171,3 +172,37 @@ def test_top_vitis_port_map(tmp_path, small_rtl_design):
                           "CODESIGN_PORTS": json.dumps(vitis_stream_ports("in_r", "out_r", ap_ctrl="hs"))})
     got = json.loads(result.read_text())
     assert got["samples"] == 100 and got["ii"] == 1
+
+
+GATHER = Path(__file__).parents[2] / "kernels" / "rtl" / "axis_request_gather.v"
+
+
+def wide_value_model():
+    """A grid input of 70 x 12 bits (16-bit containers: 1,120 bits, two 1024-bit beats) -> dense."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    x = tf.keras.Input((70,), name="x")
+    h = QActivation("quantized_bits(12,4,alpha=1)", name="x_q")(x)
+    out = QDense(2, kernel_quantizer="quantized_bits(6,0,alpha=1)", bias_quantizer="quantized_bits(8,0,alpha=1)",
+                 name="head")(h)
+    model = tf.keras.Model(x, out)
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.skipif(not GATHER.is_file(), reason="kernels/rtl/axis_request_gather.v comes with the `stream` "
+                                                  "branch; this test runs after the merge")
+def test_top_requests_over_several_beats(tmp_path, rtl_sim, make_rtl_design):
+    """A request wider than a beat: the generated top gathers its beats; exact scores (two per
+    request), one request per BEATS cycles, the latency codesign.latency computes."""
+    from codesign.sim.runner import run_cocotb
+    build, vectors = make_rtl_design(wide_value_model(), tmp_path, n=200)
+    assert build["stream"]["beats_per_request"] == 2 and build["stream"]["score_count"] == 2
+    result = tmp_path / "result.json"
+    run_cocotb(rtl_sim, build["sources"], build["toplevel"], "test_top", tmp_path / "sim",
+               module_dir=Path(__file__).parent, libdirs=build["libdirs"],
+               extra_env={"CODESIGN_BUILD": build["path"], "CODESIGN_VECTORS": vectors, "CODESIGN_RESULT": result})
+    got = json.loads(result.read_text())
+    assert got["samples"] == 200 and got["ii"] == got["beats_per_request"] == 2
+    assert got["latency_cycles"] == build["latency_cycles"]
