@@ -27,20 +27,11 @@ def _copy(tiny_design: Design, folder, bench: dict) -> Design:
 
 @pytest.fixture(scope="module")
 def bench(tiny_design, tmp_path_factory):
-    """The bench step (in its own process) on the tiny design, with a float twin beside it.
-
-    The tiny fixture keeps only quantized variants; its float twin here carries the trained
-    hybrid_quant weights (unquantized graph), standing in for a trained hybrid_float.
-    """
-    from codesign.models.hybrid import build_model, copy_weights_by_name
-    from codesign.train.step import load_trained, shapes_of
-    from codesign.data.step import load_data
+    """The bench step (in its own process) on the tiny design (its train step saves the float
+    twin hybrid_float beside the quantized variants)."""
     design = _copy(tiny_design, tmp_path_factory.mktemp("bench"), SHORT)
     load_steps()
-    quant = load_trained(design, "hybrid_quant")
-    twin = build_model("hybrid_float", design.cfg.model, shapes_of(load_data(design)))
-    copy_weights_by_name(quant, twin)
-    twin.save(design.path("train") / "hybrid_float.keras")
+    assert (design.path("train") / "hybrid_float.keras").is_file()
     start = time.perf_counter()
     result = run_step(design, "bench", log=lambda *_: None)
     return design, result, time.perf_counter() - start
@@ -130,13 +121,13 @@ def test_summary_fields(bench):
     print(f"bench step on the tiny design: {seconds:.0f} s")
 
 
-def test_float_not_trained_is_skipped(tiny_design, tmp_path):
-    """In process (TensorFlow already running: the thread setting is recorded as not applied)."""
+def test_in_process_run_records_threads_not_applied(tiny_design, tmp_path):
+    """In process (TensorFlow already running: the thread setting is recorded as not applied);
+    the train step's float twin is benched beside the quantized model."""
     design = _copy(tiny_design, tmp_path, {**SHORT, "runtimes": ["onnxruntime"], "batch_sizes": [1]})
     load_steps()
     result = run_bench(design, log=lambda *_: None)
-    assert "add it to train.variants" in result["models"]["float"]["skipped"]
-    assert set(result["runs"]["cpu"]["onnxruntime"]) == {"quant"}
+    assert set(result["runs"]["cpu"]["onnxruntime"]) == {"quant", "float"}
     assert result["machine"]["tensorflow_threads"]["set"] is False
 
 

@@ -205,7 +205,7 @@ def test_auto_clock_is_the_lowest_predicted_latency():
     from codesign.config import RtlConfig
     from codesign.rtl.closure import CALIBRATION, choose_clock, predicted
     from codesign.rtl.pipeline import DelayModel
-    from codesign.rtl.trace import HW
+    from codesign.rtl.ops import HW
     rng = np.random.default_rng(1)
     x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
     y = ((x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu() @ rng.integers(-8, 8, (16, 4)).astype(float))
@@ -233,7 +233,7 @@ def test_worst_path_per_stage_of_a_cut_core(tmp_path):
     from codesign.rtl.build import write_core
     from codesign.rtl.closure import CALIBRATION
     from codesign.rtl.pipeline import DelayModel, cut, stage_delays
-    from codesign.rtl.trace import HW
+    from codesign.rtl.ops import HW
     rng = np.random.default_rng(0)
     x = FixedVariableArray.from_kif(np.ones(16, int), np.full(16, 3), np.full(16, 4), HW)
     y = (x @ rng.integers(-8, 8, (16, 16)).astype(float)).relu() @ rng.integers(-8, 8, (16, 4)).astype(float)
