@@ -138,6 +138,18 @@ def _templates(classes):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
     gcn, readout, meanpool, quant, request_slice, node_dense, global_pool, aggregate = classes
 
+    def unary_call(layer_class, kernel: str):
+        """The function-call template of a layer whose kernel maps one input array to its output."""
+        class UnaryFunction(FunctionCallTemplate):
+            def __init__(self):
+                super().__init__(layer_class, include_header=INCLUDE)
+
+            def format(self, node):
+                x, out = node.get_input_variable(), node.get_output_variable()
+                return f"nnet::{kernel}<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+        UnaryFunction.__name__ = f"{layer_class.__name__}Function"
+        return UnaryFunction
+
     class GCNConfig(LayerConfigTemplate):
         def __init__(self):
             super().__init__(gcn)
@@ -233,13 +245,7 @@ def _templates(classes):
                     f"    static const unsigned n_in = {n};\n"
                     f"    static const bool relu = {str(bool(node.get_attr('relu'))).lower()};\n}};\n")
 
-    class QuantFunction(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(quant, include_header=INCLUDE)
-
-        def format(self, node):
-            x, out = node.get_input_variable(), node.get_output_variable()
-            return f"nnet::fixed_quant<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+    QuantFunction = unary_call(quant, "fixed_quant")
 
     class SliceConfig(LayerConfigTemplate):
         def __init__(self):
@@ -252,13 +258,7 @@ def _templates(classes):
                     f"    static const unsigned n_out = {p['n_out']};\n"
                     f"    static const unsigned offset = {p['offset']};\n}};\n")
 
-    class SliceFunction(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(request_slice, include_header=INCLUDE)
-
-        def format(self, node):
-            x, out = node.get_input_variable(), node.get_output_variable()
-            return f"nnet::request_slice<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+    SliceFunction = unary_call(request_slice, "request_slice")
 
     class NodeDenseConfig(LayerConfigTemplate):
         def __init__(self):
@@ -300,13 +300,7 @@ def _templates(classes):
                     f"    typedef {p['scale_t'].name} scale_t;\n"
                     f"    static scale_t scale() {{ return scale_t({_literal(node.get_attr('scale_value'))}); }}\n}};\n")
 
-    class GlobalPoolFunction(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(global_pool, include_header=INCLUDE)
-
-        def format(self, node):
-            x, out = node.get_input_variable(), node.get_output_variable()
-            return f"nnet::global_pool<{x.type.name}, {out.type.name}, config{node.index}>({x.name}, {out.name});"
+    GlobalPoolFunction = unary_call(global_pool, "global_pool")
 
     class AggregateConfig(LayerConfigTemplate):
         def __init__(self):
