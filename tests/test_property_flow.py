@@ -83,3 +83,58 @@ def test_zoo_model_file_to_rtl_simulation(seed, tmp_path):
             fh.write(json.dumps({"seed": seed, "name": s["zoo_name"], "seconds": round(time.monotonic() - start, 1),
                                  "hls_samples": steps["hls"].get("samples"), "sim_samples": run["samples"],
                                  "beats": run["beats_per_request"], "latency": run["latency_cycles"]}) + "\n")
+
+
+# ------------------------------------------------ models the stream cannot carry: refused, never wrong
+
+def _wide_models():
+    """(model, precision, the phrase of its refusal) for each stream limit."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    from codesign.models.layers import QEmbedding
+    ids = tf.keras.Input((3,), dtype="int32", name="ids")
+    h = tf.keras.layers.Flatten(name="flat")(
+        QEmbedding(70_000, 2, embeddings_quantizer="quantized_bits(6,1,alpha=1)", name="emb")(ids))
+    many_ids = tf.keras.Model(ids, QDense(1, kernel_quantizer="quantized_bits(6,0,alpha=1)", name="out")(h))
+    x = tf.keras.Input((4,), name="x")
+    h = QActivation("quantized_bits(40,12,alpha=1)", name="x_q")(x)   # the input's grid: 40 bits
+    wide_in = tf.keras.Model(x, QDense(1, kernel_quantizer="quantized_bits(6,0,alpha=1)", name="out")(h))
+    x2 = tf.keras.Input((8,), name="x")      # exact accumulator: 24 + 16 + 3 bits
+    wide_out = tf.keras.Model(x2, QDense(1, kernel_quantizer="quantized_bits(16,4,alpha=1)", name="out")(x2))
+    return [(many_ids, {}, "16-bit id fields of the stream hold: use a smaller table"),
+            (wide_in, {}, "wider than the 32-bit elements of the stream; give it a narrower precision"),
+            (wide_out, {"inputs": {"x": "fixed<24,8>"}}, "wider than a 32-bit score word")]
+
+
+def test_models_beyond_the_stream_limits_are_refused():
+    """Ids beyond the 16-bit id field, a 40-bit input grid, a 43-bit output: each refused by the
+    stream layout (which the rtl step and the simulated device derive) with the fix named."""
+    from codesign.config import PrecisionConfig
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.top import layout_of
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for model, precision, phrase in _wide_models():
+            fp = FixedPointModel.from_keras(model, PrecisionConfig(**precision))
+            with pytest.raises(ValueError, match=phrase.replace("(", r"\(")):
+                layout_of(fp)
+
+
+def test_flow_refuses_a_score_wider_than_32_bits(tmp_path, capsys):
+    """Through ``codesign flow --model``: C simulation runs (ap_fixed has no 32-bit limit), the
+    ``rtl`` step refuses the 43-bit score with the reason instead of a wrong RTL."""
+    from codesign.cli import main
+    model, precision, _ = _wide_models()[2]
+    path = tmp_path / "wide.h5"
+    model.save(path)
+    config = tmp_path / "cheap.yaml"
+    config.write_text(yaml.safe_dump({**CHEAP, "precision": precision}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["flow", "--model", str(path), "--out", str(tmp_path / "wide"), "--config", str(config),
+                     "--vectors", "50"])
+    err = capsys.readouterr()
+    assert code != 0
+    assert "does not fit a 32-bit score word" in err.out + err.err, err
+    assert json.loads((tmp_path / "wide" / "hls" / "hls.json").read_text())["mismatches"] == 0
+    assert not (tmp_path / "wide" / "rtl" / "rtl.json").exists() and not (tmp_path / "wide" / "sim" / "sim.json").exists()
