@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from codesign.cli import main
-from codesign.fixedpoint import SUPPORTED_LAYERS
 
 Q8 = "quantized_bits(8,0,alpha=1)"
 # no yosys run, one simulator: the test is about the model reading, not the estimates
@@ -53,14 +52,14 @@ def grid_model():
     return _randomize(tf.keras.Model(x, out, name="grid_model"), seed=1)
 
 
-def _run(tmp_path, model, extra: list[str] = ()) -> dict:
+def _run(tmp_path, model, extra: list[str] = (), config: dict | None = None) -> dict:
     path = tmp_path / f"{model.name}.h5"
     model.save(path)
-    config = tmp_path / "fast.yaml"
-    config.write_text(yaml.safe_dump(FAST))
+    config_file = tmp_path / "fast.yaml"
+    config_file.write_text(yaml.safe_dump({**FAST, **(config or {})}))
     out = tmp_path / model.name
-    code = main(["flow", "--model", str(path), "--out", str(out), "--config", str(config), "--vectors", "200",
-                 *extra])
+    code = main(["flow", "--model", str(path), "--out", str(out), "--config", str(config_file),
+                 "--vectors", "200", *extra])
     summary = json.loads((out / "summary.json").read_text())
     assert code == 0, summary["steps"].get("sim")
     return summary
@@ -107,24 +106,21 @@ def test_own_model_errors_name_the_fix(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not {"Flatten", "GCNConv", "Dense"} <= set(SUPPORTED_LAYERS),
-                    reason="needs the float-precision layers of the `layers` branch (Flatten, float GCNConv, "
-                           "per-node Dense); enable after the merge")
 def test_issue_example_model_through_the_flow(tmp_path):
-    """The issue's model: float input, per-node QDense, float GCNConv, Flatten, a dense head and a
-    final QActivation: 0 mismatches in C simulation and RTL simulation."""
-    import tensorflow as tf
-    from qkeras import QActivation, QDense
-    from spektral.layers import GCNConv
-    x = tf.keras.Input((4, 3), name="x")
-    a = tf.keras.Input((4, 4), name="a")
-    h = QDense(4, kernel_quantizer=Q8, bias_quantizer=Q8, name="node_fc")(x)
-    h = GCNConv(4, name="conv")([h, a])
-    h = tf.keras.layers.Flatten(name="flat")(h)
-    h = tf.keras.layers.Dense(2, name="head")(h)
-    out = QActivation("quantized_bits(8,2,alpha=1)", name="out_q")(h)
-    s = _run(tmp_path, _randomize(tf.keras.Model([x, a], out, name="issue_model")))["steps"]
-    assert s["hls"]["mismatches"] == 0 and s["sim"]["mismatches"] == 0
+    """The issue's model (``tests.model_zoo.issue_example``: float input, per-node QDense, float
+    GCNConv, Flatten, a dense head and a final QActivation) with its precision config: 0
+    mismatches in C simulation and in RTL simulation (every installed simulator)."""
+    from tests.model_zoo import issue_example
+    z = issue_example()
+    s = _run(tmp_path, z.model, config={"precision": z.precision})["steps"]
+    assert s["hls"]["mismatches"] == 0 and s["hls"]["samples"] >= 200
+    sim = s["sim"]
+    assert sim["passed"] and sim["mismatches"] == 0
+    ran = {name: run for name, run in sim["simulators"].items() if "skipped" not in run}
+    assert "verilator" in ran, sim["simulators"]
+    for run in ran.values():
+        assert run["mismatches"] == 0 and run["samples"] > 0 and run["ii"] == 1
+    assert [f["name"] for f in s["rtl"]["stream"]["fields"]] == ["x", "a"]
 
 
 @pytest.mark.slow

@@ -22,14 +22,16 @@ from codesign.flow import Design, register_step, write_json
 
 def select_vectors(design: Design, n: int, out: Path) -> tuple[Path, dict]:
     """``n`` frozen vectors: corner cases and random requests (all of them when ``n`` is at
-    least twice their number, else ``n // 2``), the rest real test requests.
+    least twice their number or there are no test requests, else ``n // 2``), the rest real
+    test requests.
 
     Writes them (one array per model input, by name, and ``expected``: (n,) for one output, else
     (n, outputs)) to ``out``; returns its path and the count per kind.
     """
     from codesign.vectors.step import load_vectors
     inputs, expected, kind = load_vectors(design.path("vectors") / "vectors.npz")
-    special = np.flatnonzero(kind != "test")[: n // 2 if n < 2 * np.sum(kind != "test") else n]
+    half = n < 2 * np.sum(kind != "test") and np.any(kind == "test")   # no test requests (own model): all n
+    special = np.flatnonzero(kind != "test")[: n // 2 if half else n]
     test = np.flatnonzero(kind == "test")[: n - len(special)]
     pick = np.sort(np.concatenate([test, special]))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -191,12 +191,11 @@ def wide_value_model():
     return model
 
 
-@pytest.mark.skipif(not GATHER.is_file(), reason="kernels/rtl/axis_request_gather.v comes with the `stream` "
-                                                  "branch; this test runs after the merge")
 def test_top_requests_over_several_beats(tmp_path, rtl_sim, make_rtl_design):
     """A request wider than a beat: the generated top gathers its beats; exact scores (two per
     request), one request per BEATS cycles, the latency codesign.latency computes."""
     from codesign.sim.runner import run_cocotb
+    assert GATHER.is_file(), f"{GATHER} is missing: the generated top instantiates it for multi-beat requests"
     build, vectors = make_rtl_design(wide_value_model(), tmp_path, n=200)
     assert build["stream"]["beats_per_request"] == 2 and build["stream"]["score_count"] == 2
     result = tmp_path / "result.json"
