@@ -18,6 +18,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator, TypeVar
@@ -85,6 +86,19 @@ def say(message: str) -> None:
     out.write("".join(f"{indent}{line}\n" for line in message.splitlines() or [""]))
     out.flush()
     _to_log(f"[codesign] {message}\n")
+
+
+_SHOWN: set[str] = set()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning class marked ``console = True`` (e.g. ``fixedpoint.PrecisionWarning``) reaches the
+    console once per message; every warning also goes to the step's log."""
+    if getattr(category, "console", False) and str(message) not in _SHOWN:
+        _SHOWN.add(str(message))
+        say(f"warning: {message}")
+    else:
+        _to_log(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 class _Plain:
@@ -184,6 +198,8 @@ def step_log(path: Path, name: str) -> Iterator[Path]:
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     _STACK.append(_Active(name, log, path, saved))
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         yield path
     except BaseException:
@@ -194,6 +210,7 @@ def step_log(path: Path, name: str) -> Iterator[Path]:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
+        warnings.showwarning = shown
         _STACK.pop()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)

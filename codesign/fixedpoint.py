@@ -82,6 +82,8 @@ class UnsupportedModelError(ValueError):
 class PrecisionWarning(UserWarning):
     """A float input or layer took a precision from the design config or the default."""
 
+    console = True    # shown on the console during a flow step too, not only in the step's log
+
 
 # ----------------------------------------------------------------------------- formats
 

@@ -29,6 +29,9 @@ NOISY = textwrap.dedent("""
     @flow.register_step("data", sections=("data",))
     def noisy(design):
         warnings.warn("keras.constraints.serialize is deprecated (third-party warning)", UserWarning)
+        from codesign.fixedpoint import PrecisionWarning
+        for _ in range(2):    # ours: on the console once, and in the log
+            warnings.warn("layer 'gcn' (GCNConv) has no quantizers: using fixed<16,6>", PrecisionWarning)
         logging.getLogger("absl").warning("absl-style warning line")
         print("hls4ml-style print: Writing HLS project")
         os.write(2, b"C++ library: vpi_iterate returned NULL\\n")
@@ -65,7 +68,9 @@ def test_noise_goes_to_the_step_log_and_the_console_stays_short(tmp_path):
                   "vpi_iterate returned NULL", "child process output"):
         assert noise in log, noise
         assert noise not in console, noise
-    assert not [line for line in console.splitlines() if any(t in line for t in THIRD_PARTY)]
+    ours = "warning: layer 'gcn' (GCNConv) has no quantizers: using fixed<16,6>"
+    assert proc.stdout.count(ours) == 1 and ours in log
+    assert not [line for line in console.splitlines() if any(t in line for t in THIRD_PARTY) and ours not in line]
     # the step's own line on the console and in the log; the bar's final state in the log
     assert "  made 3 things" in proc.stdout and "[codesign] made 3 things" in log
     assert "things: 5/5 thing" in log
