@@ -58,7 +58,7 @@ def _flow_own_model(args) -> int:
     from codesign.hls.byom import OWN_MODEL_STEPS, own_model_config
     if args.steps:
         raise ValueError("--steps does not go with --model: a model of your own runs "
-                         f"{', '.join(OWN_MODEL_STEPS)} (data, train, bench, bitstream recorded as skipped)")
+                         f"{', '.join(OWN_MODEL_STEPS)} (data, train, bench recorded as skipped)")
     cfg = own_model_config(Path(args.model), load_config(args.config), args.vectors,
                            Path(args.inputs) if args.inputs else None)
     out = Path(args.out)

@@ -71,7 +71,7 @@ def hls4ml_project(design: Design, board: Board, out: Path) -> dict:
     from codesign.vectors.step import VARIANT
     hls = design.cfg.hls
     model = load_trained(design, VARIANT)
-    graph = convert(model, out, fp=FixedPointModel.from_keras(model), backend="VivadoAccelerator",
+    graph = convert(model, out, fp=FixedPointModel.from_keras(model, design.cfg.precision), backend="VivadoAccelerator",
                     io_type=hls.io_type, strategy=hls.strategy, reuse_factor=hls.reuse_factor, part=board.part,
                     board=board.hls4ml_board, clock_period=hls.clock_period_ns or board.clock_ns)
     if board.interface.platform:
@@ -94,9 +94,6 @@ def hls4ml_project(design: Design, board: Board, out: Path) -> dict:
 
 @register_step("bitstream", sections=("bitstream", "board", "hls", "rtl.variant"), after=("rtl",))
 def bitstream_step(design: Design) -> dict:
-    if design.cfg.model_file:
-        from codesign.hls.byom import OWN_MODEL
-        return {"skipped": OWN_MODEL}
     from codesign.bitstream.blockdesign import describe
     from codesign.bitstream.hwh import write_hwh
     from codesign.bitstream.vitis import write_vitis_project

@@ -77,7 +77,7 @@ def run_byom(path: Path, out: Path, cfg: DesignConfig, n_vectors: int = 1000, se
 # ------------------------------------------------- a model of your own through the whole flow
 
 OWN_MODEL = "a model of your own: no training data"
-OWN_MODEL_STEPS = ("data", "train", "vectors", "hls", "rtl", "sim", "bench", "bitstream")
+OWN_MODEL_STEPS = ("data", "train", "vectors", "hls", "rtl", "sim", "bench", "bitstream", "host")
 
 
 def _own_copy(design) -> Path:

@@ -115,7 +115,7 @@ class ReferenceBackend:
             model = load_trained(design, design.cfg.rtl.variant)
         except RuntimeError as err:
             raise BackendUnavailable(str(err)) from None
-        fp = FixedPointModel.from_keras(model)
+        fp = FixedPointModel.from_keras(model, design.cfg.precision)
         return cls(fp, design_layout(design_folder, fp))
 
     def process(self, request_bytes: np.ndarray) -> np.ndarray:

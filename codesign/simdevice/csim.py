@@ -42,6 +42,11 @@ def find_library(project: Path) -> tuple[Path, str]:
     return lib, name
 
 
+def _product(text: str) -> int:
+    """``"4*3"`` -> 12."""
+    return int(np.prod([int(t) for t in text.split("*")]))
+
+
 def bridge_ports(project: Path, name: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """(inputs, outputs) of the bridge function ``<name>_double``: (argument name, size), in order."""
     text = (project / f"{name}_bridge.cpp").read_text()
@@ -50,8 +55,10 @@ def bridge_ports(project: Path, name: str) -> tuple[list[tuple[str, int]], list[
         raise RuntimeError(f"no function {name}_double in {project / (name + '_bridge.cpp')}: "
                            f"not an hls4ml 1.3 project; run 'codesign hls --out {project.parents[1]} --force'")
     args = re.findall(r"double\s*\*\s*(\w+)", m.group(1))
-    sizes_in = {a: int(n) for n, a in re.findall(r"convert_data<double,\s*\w+,\s*(\d+)>\((\w+),", m.group(2))}
-    sizes_out = {a: int(n) for n, a in re.findall(r"convert_data<\w+,\s*double,\s*(\d+)>\(\w+,\s*(\w+)\)", m.group(2))}
+    size = r"(\d+(?:\s*\*\s*\d+)*)"     # a size or a product of sizes (e.g. 4*3 for a rank-2 input)
+    sizes_in = {a: _product(n) for n, a in re.findall(rf"convert_data<double,\s*\w+,\s*{size}>\((\w+),", m.group(2))}
+    sizes_out = {a: _product(n) for n, a in
+                 re.findall(rf"convert_data<\w+,\s*double,\s*{size}>\(\w+,\s*(\w+)\)", m.group(2))}
     inputs = [(a, sizes_in[a]) for a in args if a in sizes_in]
     outputs = [(a, sizes_out[a]) for a in args if a in sizes_out]
     if len(inputs) + len(outputs) != len(args):
