@@ -134,6 +134,14 @@ def _propagate(adjacency: np.ndarray, n_out: int) -> str:
             f"{body}\n        }}\n    }}\n")
 
 
+def _static_operator(node, p: dict) -> str:
+    """Config lines of a constant Â (its type and adder trees); none for a dynamic adjacency."""
+    if not node.get_attr("static"):
+        return ""
+    a = node.get_weights("adjacency")
+    return f"    typedef {a.type.name} adjacency_t;\n" + _propagate(a.data.reshape(p["n_nodes"], p["n_nodes"]), p["n_out"])
+
+
 def _templates(classes):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
     gcn, readout, meanpool, quant, request_slice, node_dense, global_pool, aggregate = classes
@@ -165,11 +173,7 @@ def _templates(classes):
                     f"    typedef {node.get_weights('bias').type.name} bias_t;\n"
                     f"    typedef {p['xw_t'].name} xw_t;\n"
                     f"    typedef {p['accum_t'].name} accum_t;\n")
-            if node.get_attr("static"):
-                a = node.get_weights("adjacency")
-                text += f"    typedef {a.type.name} adjacency_t;\n"
-                text += _propagate(a.data.reshape(p["n_nodes"], p["n_nodes"]), p["n_out"])
-            return text + "};\n"
+            return text + _static_operator(node, p) + "};\n"
 
     class GCNFunction(FunctionCallTemplate):
         def __init__(self):
@@ -317,11 +321,7 @@ def _templates(classes):
                     f"    typedef {p['accum_t'].name} accum_t;\n"
                     f"    typedef {p['coef_t'].name} coef_t;\n"
                     f"    static coef_t coef() {{ return coef_t({_literal(coef or 0)}); }}\n")
-            if node.get_attr("static"):
-                a = node.get_weights("adjacency")
-                text += f"    typedef {a.type.name} adjacency_t;\n"
-                text += _propagate(a.data.reshape(p["n_nodes"], p["n_nodes"]), p["n_out"])
-            return text + "};\n"
+            return text + _static_operator(node, p) + "};\n"
 
     class AggregateFunction(FunctionCallTemplate):
         def __init__(self):
