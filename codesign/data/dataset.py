@@ -88,14 +88,15 @@ class RecData:
         users = np.repeat(self.train[:, 0], 1 + negatives)
         items = self.train[:, 1].repeat(1 + negatives).copy()
         is_neg = np.tile(np.r_[False, np.ones(negatives, bool)], len(self.train))
-        seen = set(zip(self.train[:, 0].tolist(), self.train[:, 1].tolist()))
+        seen = np.zeros((self.n_users + 1, self.n_nodes), dtype=bool)   # (user, item) positives
+        seen[self.train[:, 0], self.train[:, 1]] = True
         draw = rng.choice(self.item_nodes, size=int(is_neg.sum()))
         items[is_neg] = draw
         # resample the (rare) negatives that hit a training positive
-        bad = np.flatnonzero(is_neg)[[(u, i) in seen for u, i in zip(users[is_neg], draw)]]
+        bad = np.flatnonzero(is_neg)[seen[users[is_neg], draw]]
         while len(bad):
             items[bad] = rng.choice(self.item_nodes, size=len(bad))
-            bad = bad[[(users[b], items[b]) in seen for b in bad]]
+            bad = bad[seen[users[bad], items[bad]]]
         labels = (~is_neg).astype("float32")
         order = rng.permutation(len(users))
         return self.inputs(users[order], items[order], self.train_table, dynamic), labels[order]

@@ -11,6 +11,9 @@ from codesign.data.dataset import RecData
 from codesign.train.evaluate import evaluate
 
 
+STEPS_PER_EXECUTION = 32
+
+
 def seed_everything(seed: int) -> None:
     """Seeds Python, NumPy and TensorFlow, and makes TensorFlow's ops deterministic."""
     tf.keras.utils.set_random_seed(seed)
@@ -21,8 +24,11 @@ def fit(model: tf.keras.Model, data: RecData, *, epochs: int, learning_rate: flo
         batch_size: int, negatives: int, patience: int, seed: int, desc: str) -> dict:
     """Trains ``model`` in place and restores its best epoch; returns the history."""
     dynamic = any(i.name.startswith("adjacency") for i in model.inputs)
+    # several steps per call of the traced train function: the model is tiny, so Python's
+    # per-step overhead dominates (same updates, same numbers; ~2x faster epochs measured)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  steps_per_execution=STEPS_PER_EXECUTION)
     rng = np.random.default_rng(seed)
     best, best_epoch, best_weights, history = -1.0, -1, None, []
     start = time.perf_counter()
