@@ -70,6 +70,10 @@ class ModelConfig(Section):
                                                        "embeddings (before the graph layers): the MF term")
     score_skip: bool = Field(False, description="the products also feed the score layer directly "
                                                 "(score = w.(u*i) + MLP), past the relu MLP")
+    text_product: Literal["off", "embedding", "gnn"] = Field(
+        "off", description="hybrid only: the user vector (its own embedding, or the GNN's user output) "
+                           "times the text tower's output, with the other products (needs text_dim equal "
+                           "to that width)")
     quant: QuantConfig = Field(default_factory=QuantConfig)
 
 
@@ -105,16 +109,16 @@ class LoraConfig(Section):
                                description="layer names or name prefixes that get adapters (dense or embedding)")
     split: float = Field(0.8, gt=0, lt=1, description="share of the training timeline the base model sees")
     split_by: Literal["user", "global"] = Field("user", description="each user's own timeline, or one cut")
-    base_epochs: int = Field(12, ge=1, description="base training (early stopping on validation)")
+    base_epochs: int = Field(6, ge=1, description="base training (early stopping on validation)")
     epochs: int = Field(4, ge=1, description="adaptation epochs (full fine-tuning and LoRA alike)")
     learning_rate: float = Field(1e-3, gt=0, description="full fine-tuning learning rate")
     lora_learning_rate: float = Field(3e-2, gt=0)
     batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
     variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
     also: list[LoraRun] = Field(
-        default_factory=lambda: [LoraRun(targets=["node_embedding"]),
-                                 LoraRun(targets=["node_embedding", "text_dense", "fusion", "score"])],
-        description="further LoRA runs on the same task, reported under lora.also")
+        default_factory=list,
+        description="further LoRA runs on the same task, reported under lora.also (e.g. "
+                    "[{targets: [node_embedding]}]: adapters on the embedding table, through the whole graph)")
     cache_frozen: bool = Field(True, description="compute the frozen base's features once per epoch")
 
 
@@ -133,6 +137,10 @@ class TrainConfig(Section):
     qat_learning_rate: float = Field(1e-3, gt=0)
     patience: int = Field(3, ge=1)
     qat_from_float: bool = True
+    hybrid_from_gnn: bool = Field(False, description="hybrid_float starts from the trained gnn_float (the "
+                                                     "text tower's rows in the fusion at zero)")
+    grow_frozen: bool = Field(False, description="with hybrid_from_gnn: the layers taken over unchanged "
+                                                 "stay frozen; the text tower and the grown layers train")
     variants: list[Literal["hybrid_quant", "hybrid_float", "gnn_quant", "text_quant",
                            "gnn_float", "text_float"]] = Field(
         default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"], min_length=1)

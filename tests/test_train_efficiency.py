@@ -162,7 +162,8 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
             "model": {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4,
                       "fusion_units": [8]},
             "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 8192, "variants": ["hybrid_quant"],
-                      "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1}}}
+                      "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1,
+                                                          "also": [{"targets": ["node_embedding"]}]}}}
     design = Design(tmp_path, parse_config(tree))
     summary = run_flow(design, ["data", "train", "experiments"], log=lambda *_: None)
     train, experiments = summary["steps"]["train"], summary["steps"]["experiments"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 import tensorflow as tf
 from qkeras import QActivation, QDense
 
@@ -105,6 +107,16 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
         own_item = NodeReadout([1], name="item_embedding_readout")(x)
         product = tf.keras.layers.Multiply(name="embedding_interaction")([own_user, own_item])
         products.append(QActivation(q.unit, name="embedding_interaction_q")(product))
+    if cfg.text_product != "off" and item is not None and text is not None:
+        # the user x title term: a user's taste for the title's features, next to the user x
+        # item products (the text tower reaches the score directly, as the products do)
+        side = (NodeReadout([0], name="user_text_readout")(x) if cfg.text_product == "embedding"
+                else user)
+        if side.shape[-1] != text.shape[-1]:
+            raise ValueError(f"model.text_product needs text_dim ({text.shape[-1]}) equal to the user "
+                             f"vector's width ({side.shape[-1]}): set model.text_dim to {side.shape[-1]}")
+        product = tf.keras.layers.Multiply(name="text_interaction")([side, text])
+        products.append(QActivation(q.interaction, name="text_interaction_q")(product))
     parts += products
     h = tf.keras.layers.Concatenate(name="fusion_concat")(parts) if len(parts) > 1 else parts[0]
     for j, units in enumerate(cfg.fusion_units):
@@ -126,3 +138,55 @@ def copy_weights_by_name(source: tf.keras.Model, target: tf.keras.Model) -> int:
             layer.set_weights(source.get_layer(layer.name).get_weights())
             copied += 1
     return copied
+
+
+def _blocks(layer: tf.keras.layers.Layer) -> list[tuple[str, int]] | None:
+    """(producing layer, width) of each input block of a dense layer fed by a Concatenate."""
+    inbound = layer.input._keras_history.layer
+    if not isinstance(inbound, tf.keras.layers.Concatenate):
+        return None
+    return [(t._keras_history.layer.name, int(t.shape[-1])) for t in inbound.input]
+
+
+def grow_weights(source: tf.keras.Model, target: tf.keras.Model) -> tuple[list[str], list[str]]:
+    """Starts ``target`` from the same-named layers of a smaller ``source`` (e.g. the hybrid
+    from the GNN-only twin); returns the names of the layers (copied as they are, grown).
+
+    Same-shaped weights are copied; a dense layer whose concatenated input has extra blocks
+    (the text tower's) gets the source's rows for the blocks both have and zero rows for the
+    new ones, so ``target`` starts out computing exactly what ``source`` computes. Layers the
+    source lacks keep their own weights.
+    """
+    names = {layer.name for layer in source.layers}
+    copied, grown = [], []
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if not weights or layer.name not in names:
+            continue
+        theirs = source.get_layer(layer.name).get_weights()
+        if [w.shape for w in theirs] != [w.shape for w in weights]:
+            mine, their_blocks = _blocks(layer), _blocks(source.get_layer(layer.name))
+            if (mine is None or their_blocks is None or len(weights) != len(theirs)
+                    or [w.shape for w in theirs[1:]] != [w.shape for w in weights[1:]]
+                    or theirs[0].shape[1:] != weights[0].shape[1:]):
+                raise ValueError(f"layer {layer.name!r}: weights {[w.shape for w in theirs]} do not fit "
+                                 f"{[w.shape for w in weights]} (only extra input blocks of a "
+                                 f"concatenation can be grown): give both models the same layer sizes")
+            offsets, at = {}, 0
+            for name, width in their_blocks:
+                offsets[name], at = (at, width), at + width
+            kernel, at = np.zeros_like(weights[0]), 0
+            for name, width in mine:
+                if name in offsets:
+                    start, w = offsets[name]
+                    if w != width:
+                        raise ValueError(f"layer {layer.name!r}: input block {name!r} is {w} wide in the "
+                                         f"source and {width} in the target")
+                    kernel[at:at + width] = theirs[0][start:start + width]
+                at += width
+            theirs = [kernel, *theirs[1:]]
+            grown.append(layer.name)
+        else:
+            copied.append(layer.name)
+        layer.set_weights(theirs)
+    return copied, grown

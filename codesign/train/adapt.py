@@ -115,48 +115,61 @@ class _Run:
         return float(np.median(self.epoch_seconds))
 
 
+def _head_layers(adapted: tf.keras.Model) -> list[tf.keras.layers.Layer]:
+    """The layers the head re-applies, in order: ``text_dense``, ``fusion_concat``, every layer
+    after it, and every layer that reads (directly or not) the output of one of those."""
+    names = [l.name for l in adapted.layers]
+    start = names.index("fusion_concat")
+    head, produced = [], set()
+    for j, layer in enumerate(adapted.layers):
+        ins = layer.input if isinstance(layer.input, list) else [layer.input]
+        if j >= start or layer.name == "text_dense" or any(id(t) in produced for t in ins):
+            head.append(layer)
+            produced.add(id(layer.output))
+    return head
+
+
 def adapters_in_head(adapted: tf.keras.Model) -> bool:
     """True when every adapter sits on the text dense layer or after the fusion's inputs."""
     names = [l.name for l in adapted.layers]
-    if "fusion_concat" not in names:
+    if "fusion_concat" not in names or "text_dense" not in names:
         return False
-    head = set(names[names.index("fusion_concat"):]) | {"text_dense"}
+    head = {l.name for l in _head_layers(adapted)}
     return all(l.name in head for l in adapted.layers if l.trainable_weights)
 
 
 def split_head(adapted: tf.keras.Model) -> tuple[tf.keras.Model, tf.keras.Model]:
-    """(frozen prefix: inputs -> the fusion's inputs, head: those -> score), sharing layers.
+    """(frozen prefix: inputs -> the head's inputs, head: those -> score), sharing layers.
 
-    The prefix ends at the fusion's inputs, except that the text branch is cut before
-    ``text_dense`` (at the pooled title) since that layer carries an adapter. The head
-    re-applies the adapted model's own layer objects, so training it trains the adapters of
-    ``adapted``; ``head(prefix(x)) == adapted(x)``.
+    The head is ``text_dense`` (it carries an adapter), the fusion and everything after it,
+    and every layer fed by them (e.g. a user x title product of ``text_relu``); the prefix
+    computes the tensors the head reads from below (the pooled title, the GNN readouts, the
+    products). The head re-applies the adapted model's own layer objects, so training it
+    trains the adapters of ``adapted``; ``head(prefix(x)) == adapted(x)``.
     """
     names = [l.name for l in adapted.layers]
     if "fusion_concat" not in names or "text_dense" not in names:
         raise ValueError("the frozen-prefix split needs a hybrid model (text tower and fusion)")
-    text_out = adapted.get_layer("text_relu").output.name
-    parts = adapted.get_layer("fusion_concat").input
-    pooled = adapted.get_layer("title_pool_q").output
-    cut = [pooled if t.name == text_out else t for t in parts]
+    head = _head_layers(adapted)
+    produced = {id(l.output) for l in head}
+    # the cut: every tensor a head layer reads that no head layer makes (by identity: the
+    # outputs of linear QActivations share the name 'Placeholder:0')
+    cut, seen = [], set()
+    for layer in head:
+        for t in layer.input if isinstance(layer.input, list) else [layer.input]:
+            if id(t) not in produced and id(t) not in seen:
+                seen.add(id(t))
+                cut.append(t)
     prefix = tf.keras.Model(adapted.inputs, cut, name="frozen_prefix")
     if prefix.trainable_weights:
         raise ValueError("the frozen-prefix split needs every layer below the adapters frozen: "
                          f"{[w.name for w in prefix.trainable_weights]} are trainable")
-    feeds = [tf.keras.Input(t.shape[1:], name=f"part{j}") for j, t in enumerate(cut)]
-    head_parts = [adapted.get_layer("text_relu")(adapted.get_layer("text_dense")(f)) if t.name == text_out
-                  else f for f, t in zip(feeds, parts)]
-    # re-apply every layer after the concatenation to its own (mapped) inputs, so that a
-    # skip past the MLP (e.g. the products into ``score_concat``) keeps its wiring
-    # (by identity: the outputs of linear QActivations share the name 'Placeholder:0')
-    mapped = {id(t): f for f, t in zip(head_parts, parts)}
-    concat = adapted.get_layer("fusion_concat")
-    h = mapped[id(concat.output)] = concat(head_parts)
-    for layer in adapted.layers[names.index("fusion_concat") + 1:]:
+    feeds = [tf.keras.Input(t.shape[1:], dtype=t.dtype, name=f"part{j}") for j, t in enumerate(cut)]
+    mapped = {id(t): f for f, t in zip(feeds, cut)}
+    for layer in head:   # each on its own (mapped) inputs, so skips keep their wiring
         ins = layer.input
-        h = layer([mapped[id(t)] for t in ins] if isinstance(ins, list) else mapped[id(ins)])
-        mapped[id(layer.output)] = h
-    return prefix, tf.keras.Model(feeds, h, name="adapted_head")
+        mapped[id(layer.output)] = layer([mapped[id(t)] for t in ins] if isinstance(ins, list) else mapped[id(ins)])
+    return prefix, tf.keras.Model(feeds, mapped[id(adapted.output)], name="adapted_head")
 
 
 def _metrics(model: tf.keras.Model, data: RecData) -> dict:

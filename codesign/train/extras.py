@@ -21,7 +21,7 @@ from codesign.models.hybrid import build_model, split_variant
 from codesign.train import teacher
 from codesign.train.distill import cold_rows, cosine_report, distill, has_text_tower, holdout_split
 from codesign.train.evaluate import evaluate
-from codesign.train.loop import fit, seed_everything
+from codesign.train.loop import fit, seed_everything, start_from_gnn
 
 
 class TrainingExtras:
@@ -121,9 +121,15 @@ def _train_without(design: Design, data: RecData, shapes) -> tf.keras.Model:
     cfg, tcfg = design.cfg, design.cfg.train
     seed_everything(tcfg.seed)
     model = build_model("hybrid_float", cfg.model, shapes)
+    frozen = []
+    if tcfg.hybrid_from_gnn:   # from the same trained GNN-only twin as the main one
+        from codesign.train.step import load_trained
+        frozen = start_from_gnn(model, load_trained(design, "gnn_float"), tcfg.grow_frozen)
     fit(model, data, epochs=tcfg.epochs, learning_rate=tcfg.learning_rate,
         batch_size=tcfg.batch_size, negatives=cfg.data.train_negatives, patience=tcfg.patience,
         seed=tcfg.seed, desc="hybrid_float (no distillation)")
+    for layer in frozen:
+        layer.trainable = True
     return model
 
 

@@ -48,3 +48,15 @@ def fit(model: tf.keras.Model, data: RecData, *, epochs: int, learning_rate: flo
     model.set_weights(best_weights)
     return {"seconds": time.perf_counter() - start, "best_epoch": best_epoch,
             "valid_ndcg10": best, "epochs_run": len(history), "history": history}
+
+
+def start_from_gnn(model: tf.keras.Model, gnn: tf.keras.Model, freeze: bool) -> list[tf.keras.layers.Layer]:
+    """Starts a hybrid ``model`` from its trained GNN-only twin (``grow_weights``); with
+    ``freeze``, the layers taken over unchanged are frozen. Returns the frozen layers (set them
+    trainable again after training)."""
+    from codesign.models.hybrid import grow_weights
+    kept, _ = grow_weights(gnn, model)
+    frozen = [model.get_layer(name) for name in kept] if freeze else []
+    for layer in frozen:
+        layer.trainable = False
+    return frozen

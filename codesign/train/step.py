@@ -14,7 +14,7 @@ from codesign.metrics import paired_difference
 from codesign.models.hybrid import Shapes, build_model, copy_weights_by_name, split_variant
 from codesign.train.baselines import run_baselines
 from codesign.train.evaluate import evaluate, popularity_scorer
-from codesign.train.loop import fit, seed_everything
+from codesign.train.loop import fit, seed_everything, start_from_gnn
 from codesign.train.plots import plot_curves
 
 
@@ -35,20 +35,30 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
         if variant in models:
             return
         kind, quantized = split_variant(variant)
+        grow = kind == "hybrid" and not quantized and tcfg.hybrid_from_gnn
+        if grow:
+            train("gnn_float")
         seed_everything(tcfg.seed)
         model = build_model(variant, cfg.model, shapes_of(data))
         if prepare is not None:
             prepare(variant, model)
         epochs, lr = tcfg.epochs, tcfg.learning_rate
-        pretrain = 0.0
+        pretrain, frozen = 0.0, []
+        if grow:
+            # the GNN-only twin plus a text tower (its rows in the fusion start at zero): the
+            # text's gain is measured on the same GNN, and the hybrid converges in a few epochs
+            frozen = start_from_gnn(model, models["gnn_float"], tcfg.grow_frozen)
+            pretrain = runs["gnn_float"]["seconds"]
         if quantized and tcfg.qat_from_float:
             train(f"{kind}_float")
             copy_weights_by_name(models[f"{kind}_float"], model)
-            pretrain = runs[f"{kind}_float"]["seconds"]
+            pretrain = runs[f"{kind}_float"]["total_seconds"]
             epochs, lr = tcfg.qat_epochs, tcfg.qat_learning_rate
         run = fit(model, data, epochs=epochs, learning_rate=lr, batch_size=tcfg.batch_size,
                   negatives=cfg.data.train_negatives, patience=tcfg.patience, seed=tcfg.seed,
                   desc=variant)
+        for layer in frozen:
+            layer.trainable = True
         run["total_seconds"] = run["seconds"] + pretrain
         models[variant], runs[variant] = model, run
 
