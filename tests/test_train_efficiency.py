@@ -162,6 +162,7 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
             "model": {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4,
                       "fusion_units": [8]},
             "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 8192, "variants": ["hybrid_quant"],
+                      "hybrid_from_gnn": True, "grow_frozen": True,
                       "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1,
                                                           "also": [{"targets": ["node_embedding"]}]}}}
     design = Design(tmp_path, parse_config(tree))
@@ -173,6 +174,9 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
         assert isinstance(lora[key], float) and lora[key] > 0
     assert lora["merge_max_abs_diff"] == 0.0
     assert lora["lora"]["trainable"] < lora["full"]["trainable"] == train["models"]["hybrid_quant"]["params"]
+    # the hybrid grew from the GNN-only twin, which trained first and is kept for the experiments
+    assert (tmp_path / "train" / "gnn_float.keras").is_file()
+    assert train["models"]["hybrid_quant"]["train_seconds"] > train["models"]["hybrid_quant"]["own_train_seconds"]
     also = {tuple(run["targets"]): run for run in lora["also"]}
     assert ("node_embedding",) in also and not also[("node_embedding",)]["cache_frozen"]
     assert also[("node_embedding",)]["merge_max_abs_diff"] == 0.0
