@@ -44,9 +44,10 @@ def test_baselines_from_the_design_folder_else_from_a_point(tmp_path):
     root = tmp_path / "sweep"
     assert sweep_baselines(tmp_path, root) == {}
     _metrics(root / "points" / "w4_s4" / "train" / "metrics.json", {"popularity": 0.2, "bpr_mf_4": 0.25})
-    got = sweep_baselines(tmp_path, root)
-    assert got == {"source": "sweep/points/w4_s4/train/metrics.json",
-                   "ndcg10": {"popularity": 0.2, "bpr_mf_4": 0.25}}
+    _metrics(root / "points" / "w8_s8" / "train" / "metrics.json", {"popularity": 0.2, "bpr_mf_8": 0.29})
+    got = sweep_baselines(tmp_path, root)      # no train step in the folder: every point's baselines
+    assert got == {"source": "the sweep points' train steps",
+                   "ndcg10": {"popularity": 0.2, "bpr_mf_4": 0.25, "bpr_mf_8": 0.29}}
     _metrics(tmp_path / "train" / "metrics.json", BASE)        # the design's own train step wins
     assert sweep_baselines(tmp_path, root) == {"source": "train/metrics.json", "ndcg10": BASE}
 

@@ -162,18 +162,25 @@ def pareto(points: list[dict]) -> list[str]:
 
 def sweep_baselines(out: Path, root: Path) -> dict:
     """NDCG@10 of the baselines the Pareto plot draws, on the split, negatives and metrics every
-    point is evaluated on (the grid keeps the design's ``data``): from the design folder's own
-    ``train`` step (``train/metrics.json``), else from the first point that trained them.
-    Returns {"source": path, "ndcg10": {name: value}}, or {} when nothing has them yet."""
+    point is evaluated on (the grid keeps the design's ``data``): the design folder's own ``train``
+    step (``train/metrics.json``) when it ran, else every baseline the points trained (BPR-MF at
+    each point's size among them). Returns {"source": ..., "ndcg10": {name: value}}, or {}."""
     out = Path(out)
-    for path in [out / "train" / "metrics.json"] + sorted(Path(root).glob("points/*/train/metrics.json")):
-        if not path.is_file():
-            continue
-        found = json.loads(path.read_text()).get("baselines") or {}
-        ndcg = {name: float(b["ndcg10"]) for name, b in found.items() if isinstance(b, dict) and "ndcg10" in b}
-        if ndcg:
-            return {"source": str(path.relative_to(out)), "ndcg10": ndcg}
-    return {}
+    own = _baselines_in(out / "train" / "metrics.json")
+    if own:
+        return {"source": "train/metrics.json", "ndcg10": own}
+    found = {}
+    for path in sorted(Path(root).glob("points/*/train/metrics.json")):
+        found = {**_baselines_in(path), **found}
+    return {"source": "the sweep points' train steps", "ndcg10": found} if found else {}
+
+
+def _baselines_in(path: Path) -> dict[str, float]:
+    """name -> NDCG@10 of the baselines in a train step's ``metrics.json`` ({} if none)."""
+    if not path.is_file():
+        return {}
+    found = json.loads(path.read_text()).get("baselines") or {}
+    return {name: float(b["ndcg10"]) for name, b in found.items() if isinstance(b, dict) and "ndcg10" in b}
 
 
 def crossings(points: list[dict], baselines: dict[str, float]) -> dict[str, dict]:
