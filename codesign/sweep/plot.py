@@ -1,15 +1,29 @@
-"""Pareto plot of a sweep: NDCG@10 against LUTs, the front highlighted."""
+"""Pareto plot of a sweep: NDCG@10 against LUTs, the front highlighted, the baselines drawn."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
-def pareto_plot(points: list[dict], path: Path) -> Path:
+def baseline_label(name: str) -> str:
+    """Display name of a train-step baseline key (``bpr_mf_8`` -> ``BPR-MF 8``)."""
+    fixed = {"popularity": "popularity", "ease": "EASE"}
+    if name in fixed:
+        return fixed[name]
+    m = re.fullmatch(r"(bpr_mf|lightgcn)_(\d+)", name)
+    if m:
+        return f"{'BPR-MF' if m.group(1) == 'bpr_mf' else 'LightGCN'} {m.group(2)}"
+    return name
+
+
+def pareto_plot(points: list[dict], path: Path, baselines: dict[str, float] | None = None) -> Path:
+    """NDCG@10 against LUTs of the sweep's points, the Pareto front dashed, and each baseline
+    (name -> NDCG@10 on the same split and negatives) as a labelled horizontal line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(8.0, 4.6), dpi=120)
     sizes = sorted({p["size"] for p in points})
     markers = dict(zip(sizes, "osD^v<>p*h"))
     bits = sorted({p["bits"] for p in points})
@@ -24,6 +38,7 @@ def pareto_plot(points: list[dict], path: Path) -> Path:
     if front:
         ax.plot([p["hardware"]["lut"] for p in front], [p["ndcg10"] for p in front],
                 color="gray", linestyle="--", linewidth=1, label="Pareto front (NDCG, LUT, latency)")
+    _baseline_lines(ax, baselines or {}, [p["hardware"]["lut"] for p in points])
     for b in bits:
         ax.scatter([], [], color=cmap(bits.index(b)), label=f"{b}-bit")
     for s in sizes:
@@ -32,8 +47,22 @@ def pareto_plot(points: list[dict], path: Path) -> Path:
     ax.set_ylabel("NDCG@10 (test, 99 sampled negatives)")
     ax.set_title("Accuracy vs resources")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: the points stay visible
     return _save(fig, path)
+
+
+def _baseline_lines(ax, baselines: dict[str, float], luts: list[float]) -> None:
+    """Horizontal lines at the baselines' NDCG@10, each labelled at alternating ends of the plot
+    (neighbouring values stay readable) and in the legend."""
+    colors = ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    x_left, x_right = min(luts, default=0), max(luts, default=1)
+    for k, (name, ndcg) in enumerate(sorted(baselines.items(), key=lambda kv: kv[1])):
+        color = colors[k % len(colors)]
+        text = f"{baseline_label(name)} {ndcg:.3f}"
+        ax.axhline(ndcg, color=color, linestyle=":", linewidth=1, label=text)
+        left = k % 2 == 0
+        ax.annotate(text, (x_left if left else x_right, ndcg), textcoords="offset points", xytext=(0, 2),
+                    ha="left" if left else "right", fontsize=6, color=color)
 
 
 def non_dominated(points: list[dict], cost) -> list[dict]:

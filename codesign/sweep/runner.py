@@ -114,11 +114,14 @@ def run_point(folder: str, tree: dict, trained: str | None = None) -> dict:
                 link.symlink_to(Path(trained).resolve() / step, target_is_directory=True)
         steps = ["rtl"]
     summary = run_flow(design, steps, log=lambda *_: None)
-    metrics = json.loads((design.path("train") / "train.json").read_text())["models"][VARIANT]
+    train = json.loads((design.path("train") / "train.json").read_text())
+    metrics, own = train["models"][VARIANT], train.get("baselines") or {}
     q = cfg.model.quant
+    same_size = own.get(f"bpr_mf_{cfg.model.embedding_dim}", {}).get("ndcg10")
     result = {"id": Path(folder).name, "key": point_key(tree), "board": cfg.board,
               "bits": q.weight_bits, "size": cfg.model.embedding_dim,
               "ndcg10": metrics["ndcg10"], "hr10": metrics["hr10"], "ndcg10_full": metrics["ndcg10_full"],
+              "bpr_mf_same_size_ndcg10": same_size,
               "params": metrics["params"], "hardware": hardware(summary["steps"]["rtl"]),
               "seconds": round(time.perf_counter() - start, 1)}
     write_json(Path(folder) / "point.json", result)
@@ -155,6 +158,37 @@ def pareto(points: list[dict]) -> list[str]:
     front = {id(p) for board in {p.get("board") for p in points}
              for p in non_dominated([q for q in points if q.get("board") == board], cost)}
     return [p["id"] for p in points if id(p) in front]
+
+
+def sweep_baselines(out: Path, root: Path) -> dict:
+    """NDCG@10 of the baselines the Pareto plot draws, on the split, negatives and metrics every
+    point is evaluated on (the grid keeps the design's ``data``): the design folder's own ``train``
+    step (``train/metrics.json``) when it ran, else every baseline the points trained (BPR-MF at
+    each point's size among them). Returns {"source": ..., "ndcg10": {name: value}}, or {}."""
+    out = Path(out)
+    own = _baselines_in(out / "train" / "metrics.json")
+    if own:
+        return {"source": "train/metrics.json", "ndcg10": own}
+    found = {}
+    for path in sorted(Path(root).glob("points/*/train/metrics.json")):
+        found = {**_baselines_in(path), **found}
+    return {"source": "the sweep points' train steps", "ndcg10": found} if found else {}
+
+
+def _baselines_in(path: Path) -> dict[str, float]:
+    """name -> NDCG@10 of the baselines in a train step's ``metrics.json`` ({} if none)."""
+    if not path.is_file():
+        return {}
+    found = json.loads(path.read_text()).get("baselines") or {}
+    return {name: float(b["ndcg10"]) for name, b in found.items() if isinstance(b, dict) and "ndcg10" in b}
+
+
+def crossings(points: list[dict], baselines: dict[str, float]) -> dict[str, dict]:
+    """Per baseline: the ids of the points below and at or above its NDCG@10 (the grid crosses a
+    baseline when both lists are non-empty)."""
+    return {name: {"below": [p["id"] for p in points if p["ndcg10"] < value],
+                   "above": [p["id"] for p in points if p["ndcg10"] >= value]}
+            for name, value in baselines.items()}
 
 
 def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, workers: int | None = None,
@@ -199,15 +233,17 @@ def run_sweep(out: Path, cfg: DesignConfig, scheduler: str | None = None, worker
     front = pareto(rows)
     for r in rows:
         r["pareto"] = r["id"] in front
+    baselines = sweep_baselines(out, root)
     result = {"label": "NDCG@10 after the sweep's short training; latency of the rtl step's AXI-Stream top "
                        "in ns at the clock its timing estimate meets (estimated before place & route); "
                        "LUT from yosys when sweep.synth, else da4ml's estimate of the core; "
                        "Pareto front per board",
-              "grid": cfg.sweep.model_dump(), "points": rows, "pareto": front, "errors": errors}
+              "grid": cfg.sweep.model_dump(), "points": rows, "pareto": front, "errors": errors,
+              "baselines": baselines, "crossings": crossings(rows, baselines.get("ndcg10", {}))}
     write_json(root / "sweep.json", result)
     if rows:
         from codesign.sweep.plot import latency_plot, pareto_plot
-        pareto_plot(rows, root / "pareto.png")
+        pareto_plot(rows, root / "pareto.png", baselines.get("ndcg10"))
         latency_plot(rows, root / "latency.png")
     return result
 
@@ -225,5 +261,20 @@ def format_table(result: dict) -> str:
                      f"{h['latency_cycles']:>7}{h.get('clock_mhz', 0):>7.1f}{fmax:>6}{h['latency_ns']:>7.1f}"
                      f"  {'*' if r['pareto'] else ''}")
     sources = sorted({r["hardware"]["lut_source"] for r in result["points"]})
-    return "\n".join(lines + [f"LUT: {', '.join(sources)}; ns: cycles at the met clock (MHz), "
-                              f"estimated before place & route"])
+    lines.append(f"LUT: {', '.join(sources)}; ns: cycles at the met clock (MHz), estimated before place & route")
+    return "\n".join(lines + baseline_lines(result))
+
+
+def baseline_lines(result: dict) -> list[str]:
+    """Console lines: each baseline's NDCG@10 and how many points fall below / at or above it."""
+    from codesign.sweep.plot import baseline_label
+    base = result.get("baselines") or {}
+    if not base.get("ndcg10"):
+        return ["baselines: none yet (run the train step of this folder to draw them)"]
+    cross = result.get("crossings") or {}
+    lines = [f"baselines (same split and negatives, {base['source']}):"]
+    for name, value in sorted(base["ndcg10"].items(), key=lambda kv: kv[1]):
+        c = cross.get(name, {"below": [], "above": []})
+        lines.append(f"  {baseline_label(name):<14}{value:>8.4f}  points below {len(c['below'])}, "
+                     f"at or above {len(c['above'])}")
+    return lines
