@@ -41,3 +41,10 @@ def test_cache_shared_across_venvs(tmp_path):
     hits_b, _ = _run(tmp_path / "b" / "lib" / "site-packages", cache)     # another venv, same source
     assert hits_a == 0
     assert hits_b == 1, "no cache hit from the second venv"
+
+
+def test_package_sets_the_same_locators():
+    import codesign  # noqa: F401  (sets the variable before numba reads it)
+    from codesign.rtl.numba_cache import LOCATORS
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        assert os.environ["NUMBA_CACHE_LOCATOR_CLASSES"] == LOCATORS

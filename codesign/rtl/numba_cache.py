@@ -65,7 +65,9 @@ LOCATORS = ",".join([f"{__name__}.SharedCacheLocator", "UserProvidedCacheLocator
 
 def enable() -> None:
     """Use ``SharedCacheLocator`` for the numba functions decorated from now on, unless the user
-    chose locators (``NUMBA_CACHE_LOCATOR_CLASSES``) or a cache folder (``NUMBA_CACHE_DIR``)."""
-    if os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES") or os.environ.get("NUMBA_CACHE_DIR"):
+    chose locators (``NUMBA_CACHE_LOCATOR_CLASSES``, which ``codesign/__init__.py`` sets to
+    ``LOCATORS`` when neither is set) or a cache folder (``NUMBA_CACHE_DIR``)."""
+    chosen = os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES")
+    if os.environ.get("NUMBA_CACHE_DIR") or (chosen and chosen != LOCATORS):
         return
     numba_config.CACHE_LOCATOR_CLASSES = LOCATORS
