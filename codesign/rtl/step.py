@@ -2,6 +2,9 @@
 estimate its timing (before place & route) and its resources."""
 from __future__ import annotations
 
+import tempfile
+from contextlib import ExitStack
+
 from codesign.console import say, waiting
 from codesign.boards import load_board, target_clock_mhz
 from codesign.flow import Design, register_step
@@ -16,7 +19,7 @@ def rtl_step(design: Design) -> dict:
     from codesign.latency import latency_figure
     from codesign.rtl.build import build_rtl
     from codesign.rtl.closure import build_for_clock, estimate_build
-    from codesign.rtl.synth import synthesize
+    from codesign.rtl.synth import alongside_timing, synthesize
     from codesign.fixedpoint import FixedPointModel
     from codesign.rtl.trace import trace_checked
     from codesign.train.step import load_trained
@@ -42,15 +45,19 @@ def rtl_step(design: Design) -> dict:
                                                r.timing_margin)
         say(f"[rtl] clock auto: {clock_mhz:g} MHz, {clock_choice['chosen']['stages']} stages, "
               f"{clock_choice['chosen']['latency_ns']:.0f} ns predicted")
-    if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
-        build = build_rtl(traced, out, r.latency_cutoff, 1000.0 / clock_mhz)
-        timing = (estimate_build(build, board.family, clock_mhz, out / "timing", r.net_delay_ns, r.timing_margin)
-                  if r.timing else None)
-        pipelining = {"mode": f"explicit rtl.latency_cutoff {r.latency_cutoff} (da4ml adder levels)",
-                      "met": bool(timing and timing.get("meets"))}
-    else:
-        build, timing, pipelining = build_for_clock(traced, out, board.family, clock_mhz, r.net_delay_ns,
-                                                    r.timing_margin, r.timing_runs, check=r.timing)
+    with ExitStack() as stack:
+        if cfg.rtl.synth and r.timing:    # the resource synthesis runs beside the timing estimate (2 cores)
+            stack.enter_context(alongside_timing(stack.enter_context(tempfile.TemporaryDirectory(prefix="codesign-yosys-"))))
+        if r.latency_cutoff is not None:      # explicit override: da4ml adder levels per stage
+            build = build_rtl(traced, out, r.latency_cutoff, 1000.0 / clock_mhz)
+            timing = (estimate_build(build, board.family, clock_mhz, out / "timing", r.net_delay_ns, r.timing_margin)
+                      if r.timing else None)
+            pipelining = {"mode": f"explicit rtl.latency_cutoff {r.latency_cutoff} (da4ml adder levels)",
+                          "met": bool(timing and timing.get("meets"))}
+        else:
+            build, timing, pipelining = build_for_clock(traced, out, board.family, clock_mhz, r.net_delay_ns,
+                                                        r.timing_margin, r.timing_runs, check=r.timing)
+        res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys") if cfg.rtl.synth else None
     if clock_choice is not None:
         pipelining["clock_choice"] = clock_choice
     latency = latency_figure(build["latency_cycles"], clock_mhz, timing)
@@ -62,8 +69,7 @@ def rtl_step(design: Design) -> dict:
               "pipelining": pipelining,
               "feeds": build["feeds"], "matmul_order": traced.matmul_order}
     say(timing_summary(result))
-    if cfg.rtl.synth:
-        res = synthesize(rtl_sources(build), build["toplevel"], board, out / "yosys")
+    if res is not None:
         res.pop("cells", None)
         from codesign.flow import write_json
         write_json(out / "resources.json", res)

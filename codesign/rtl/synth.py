@@ -1,10 +1,14 @@
 """Resource estimate with yosys ``synth_xilinx`` (relative numbers, not sign-off)."""
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from codesign.boards import Board
 
@@ -61,20 +65,120 @@ def yosys_version() -> str:
     return out or "unknown"
 
 
+def _run_yosys(script_text: str, workdir: Path, timeout: int) -> tuple[int, Path]:
+    """Runs a yosys script in ``workdir``; (exit code, the full log)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    script = workdir / "synth.ys"
+    script.write_text(script_text)
+    log = workdir / "yosys.log"
+    with open(log, "w") as f:
+        proc = subprocess.run(["yosys", "-q", "-l", str(log.with_suffix(".full.log")), "-s", str(script)],
+                              stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=workdir)
+    full = log.with_suffix(".full.log")
+    return proc.returncode, full if full.is_file() else log
+
+
+def _sources_key(sources: list[str], top: str, family: str) -> str:
+    """What a resource synthesis depends on: top, family and every source's content."""
+    h = hashlib.sha256(f"{top}\n{family}\n".encode())
+    for s in sources:
+        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+class _Alongside:
+    """Resource syntheses started while a timing estimate of the same sources runs (2 cores: the
+    two yosys runs overlap). Each works on a private copy of the Verilog sources, so a later
+    rebuild of the folder cannot change what it reads."""
+
+    def __init__(self, workdir: Path, timeout: int):
+        self.workdir, self.timeout = workdir, timeout
+        self.runs: dict[str, tuple[threading.Thread, dict]] = {}
+
+    def start(self, sources: list[str], top: str, family: str) -> None:
+        key = _sources_key(sources, top, family)
+        if key in self.runs:
+            return
+        work = self.workdir / f"run{len(self.runs)}"
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "src").mkdir(parents=True)
+        copies = []
+        for i, s in enumerate(sources):
+            dst = work / "src" / f"{i:03d}_{Path(s).name}"
+            shutil.copyfile(s, dst)
+            copies.append(str(dst))
+        box: dict = {}
+
+        def run():
+            try:
+                box["result"] = _run_yosys(yosys_script(copies, top, family), work, self.timeout)
+            except BaseException as e:        # reported by the waiter
+                box["error"] = e
+        t = threading.Thread(target=run, name=f"yosys-resources-{len(self.runs)}", daemon=True)
+        t.start()
+        self.runs[key] = (t, box)
+
+    def take(self, sources: list[str], top: str, family: str) -> tuple[int, Path] | None:
+        """The finished run of exactly these sources (waits for it), or None if none was started."""
+        entry = self.runs.get(_sources_key(sources, top, family))
+        if entry is None:
+            return None
+        t, box = entry
+        t.join(self.timeout)
+        if t.is_alive():
+            raise TimeoutError(f"yosys resource synthesis did not finish within {self.timeout} s")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def wait_all(self) -> None:
+        """Every run ended (a run not taken still finishes: yosys is not interrupted mid-write)."""
+        for t, _ in self.runs.values():
+            t.join(self.timeout)
+
+
+_ALONGSIDE: _Alongside | None = None
+
+
+@contextmanager
+def alongside_timing(workdir: Path, timeout: int = 3600) -> Iterator[None]:
+    """Within this block every timing estimate (``codesign.rtl.timing.estimate``) also starts the
+    resource synthesis of its sources in the background, and ``synthesize`` of the same sources
+    takes that run's result instead of synthesizing again."""
+    global _ALONGSIDE
+    prev, _ALONGSIDE = _ALONGSIDE, _Alongside(Path(workdir).resolve(), timeout)
+    try:
+        yield
+    finally:
+        runs, _ALONGSIDE = _ALONGSIDE, prev
+        runs.wait_all()
+
+
+def start_alongside(sources: list[str], top: str, family: str) -> None:
+    """Called by a timing estimate: starts the resource synthesis of ``sources`` when enabled."""
+    if _ALONGSIDE is not None and shutil.which("yosys") is not None:
+        _ALONGSIDE.start(sources, top, family)
+
+
 def synthesize(sources: list[str], top: str, board: Board, workdir: Path, timeout: int = 3600) -> dict:
     """Runs yosys on ``sources``; returns the resource summary (or ``skipped`` without yosys)."""
     if shutil.which("yosys") is None:
         return {"skipped": "yosys is not on PATH (apt-get install yosys)"}
     workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / "synth.ys"
-    script.write_text(yosys_script(sources, top, board.family))
-    log = workdir / "yosys.log"
     from codesign.console import waiting
-    with open(log, "w") as f, waiting(f"yosys synth_xilinx ({top}, resources)"):
-        proc = subprocess.run(["yosys", "-q", "-l", str(log.with_suffix(".full.log")), "-s", str(script)],
-                              stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=workdir)
-    text = log.with_suffix(".full.log").read_text() if log.with_suffix(".full.log").is_file() else log.read_text()
-    if proc.returncode != 0:
-        raise RuntimeError(f"yosys failed (exit {proc.returncode}); see {log}")
-    return {**summarize(parse_stat(text), board), "tool": yosys_version(), "log": str(log.with_suffix(".full.log"))}
+    with waiting(f"yosys synth_xilinx ({top}, resources)"):
+        done = _ALONGSIDE.take(sources, top, board.family) if _ALONGSIDE is not None else None
+        if done is not None:         # the run started beside the timing estimate: keep its log here
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            code, full = done
+            for f in full.parent.glob("yosys*.log"):
+                shutil.copyfile(f, workdir / f.name)
+            (workdir / "synth.ys").write_text(yosys_script(sources, top, board.family))
+            full = workdir / full.name
+        else:
+            code, full = _run_yosys(yosys_script(sources, top, board.family), workdir, timeout)
+    log = workdir / "yosys.log"
+    if code != 0:
+        raise RuntimeError(f"yosys failed (exit {code}); see {log}")
+    return {**summarize(parse_stat(full.read_text()), board), "tool": yosys_version(), "log": str(full)}

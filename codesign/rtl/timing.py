@@ -313,6 +313,8 @@ def estimate(sources: list[str], top: str, family: str, clock_mhz: float, workdi
     (workdir / "timing.ys").write_text(timing_script(sources, top, family, netlist_path))
     log = workdir / "yosys.log"
     from codesign.console import waiting
+    from codesign.rtl.synth import start_alongside
+    start_alongside(sources, top, family)      # the resource synthesis of the same sources, when asked for
     with open(log, "w") as f, waiting(f"yosys timing estimate ({top})"):
         proc = subprocess.run(["yosys", "-q", "-l", str(log), "-s", "timing.ys"], stdout=f, stderr=subprocess.STDOUT,
                               timeout=timeout, cwd=workdir)

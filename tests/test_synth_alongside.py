@@ -1,0 +1,46 @@
+"""The resource synthesis started beside a timing estimate gives what a synthesis of its own gives,
+and is taken only for exactly the same sources."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from codesign.boards import load_board
+from codesign.rtl import synth
+from codesign.rtl.timing import estimate
+
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
+
+ADDER = """
+module radd(input clk, input [{w}:0] a, b, output reg [{w1}:0] s);
+  reg [{w}:0] ra, rb;
+  always @(posedge clk) begin ra <= a; rb <= b; s <= ra + rb; end
+endmodule
+"""
+
+
+@needs_yosys
+def test_resources_alongside_timing_equal_a_run_of_their_own(tmp_path):
+    board = load_board("pynq-z2")
+    src = tmp_path / "radd.v"
+    src.write_text(ADDER.format(w=15, w1=16))
+    own = synth.synthesize([str(src)], "radd", board, tmp_path / "own")
+    with synth.alongside_timing(tmp_path / "along"):
+        estimate([str(src)], "radd", "xc7", 100.0, tmp_path / "t")
+        assert (tmp_path / "along" / "run0" / "src").is_dir()      # started by the estimate
+        src.write_text(ADDER.format(w=7, w1=8))                       # a rebuild: other sources
+        assert synth._ALONGSIDE.take([str(src)], "radd", "xc7") is None
+        other = synth.synthesize([str(src)], "radd", board, tmp_path / "other")
+        src.write_text(ADDER.format(w=15, w1=16))                     # the estimated sources again
+        along = synth.synthesize([str(src)], "radd", board, tmp_path / "res")
+    assert synth._ALONGSIDE is None
+    assert (tmp_path / "res" / "yosys.full.log").is_file() and (tmp_path / "res" / "synth.ys").is_file()
+    for k in ("lut", "ff", "carry", "dsp"):
+        assert along[k] == own[k], k
+    assert along["ff"] > other["ff"] > 0
+
+
+def test_synthesize_without_alongside_block_starts_nothing(tmp_path):
+    synth.start_alongside(["/nonexistent.v"], "top", "xc7")      # outside the block: a no-op
+    assert synth._ALONGSIDE is None
