@@ -44,3 +44,35 @@ def test_resources_alongside_timing_equal_a_run_of_their_own(tmp_path):
 def test_synthesize_without_alongside_block_starts_nothing(tmp_path):
     synth.start_alongside(["/nonexistent.v"], "top", "xc7")      # outside the block: a no-op
     assert synth._ALONGSIDE is None
+
+
+MULT = """
+module rmul(input clk, input [63:0] a, b, output reg [127:0] p);
+  reg [63:0] ra, rb;
+  always @(posedge clk) begin ra <= a; rb <= b; p <= ra * rb; end
+endmodule
+"""
+
+
+@needs_yosys
+def test_a_new_estimate_stops_the_superseded_resource_run(tmp_path):
+    """A re-cut's estimate stops the previous background synthesis (2 cores: no stale yosys runs)."""
+    slow, small = tmp_path / "slow.v", tmp_path / "small.v"
+    slow.write_text(MULT)                       # a 64x64 multiplier: seconds of synth_xilinx
+    small.write_text(ADDER.format(w=7, w1=8))
+    with synth.alongside_timing(tmp_path / "along"):
+        along = synth._ALONGSIDE
+        along.start([str(slow)], "rmul", "xc7")
+        (t0, box0), = along.runs.values()
+        for _ in range(200):                    # the thread has started yosys
+            if "proc" in box0:
+                break
+            t0.join(0.05)
+        running = box0["proc"].poll() is None
+        along.start([str(small)], "radd", "xc7")
+        if running:
+            assert box0["proc"].returncode not in (None, 0) and not t0.is_alive()
+            assert synth._sources_key([str(slow)], "rmul", "xc7") not in along.runs
+            assert along.take([str(slow)], "rmul", "xc7") is None     # stopped: synthesized anew
+        assert along.take([str(small)], "radd", "xc7")[0] == 0
+    assert running, "the 64x64 multiplier finished before the next estimate: the test proved nothing"

@@ -65,15 +65,24 @@ def yosys_version() -> str:
     return out or "unknown"
 
 
-def _run_yosys(script_text: str, workdir: Path, timeout: int) -> tuple[int, Path]:
-    """Runs a yosys script in ``workdir``; (exit code, the full log)."""
+def _run_yosys(script_text: str, workdir: Path, timeout: int, box: dict | None = None) -> tuple[int, Path]:
+    """Runs a yosys script in ``workdir``; (exit code, the full log). ``box["proc"]`` holds the
+    running process (so a superseded background run can be stopped)."""
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "synth.ys"
     script.write_text(script_text)
     log = workdir / "yosys.log"
     with open(log, "w") as f:
-        proc = subprocess.run(["yosys", "-q", "-l", str(log.with_suffix(".full.log")), "-s", str(script)],
-                              stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=workdir)
+        proc = subprocess.Popen(["yosys", "-q", "-l", str(log.with_suffix(".full.log")), "-s", str(script)],
+                                stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
+        if box is not None:
+            box["proc"] = proc
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
     full = log.with_suffix(".full.log")
     return proc.returncode, full if full.is_file() else log
 
@@ -99,6 +108,7 @@ class _Alongside:
         key = _sources_key(sources, top, family)
         if key in self.runs:
             return
+        self.stop_running()        # a re-cut supersedes them: the 2 cores go to the new estimate
         work = self.workdir / f"run{len(self.runs)}"
         shutil.rmtree(work, ignore_errors=True)
         (work / "src").mkdir(parents=True)
@@ -111,12 +121,21 @@ class _Alongside:
 
         def run():
             try:
-                box["result"] = _run_yosys(yosys_script(copies, top, family), work, self.timeout)
+                box["result"] = _run_yosys(yosys_script(copies, top, family), work, self.timeout, box)
             except BaseException as e:        # reported by the waiter
                 box["error"] = e
         t = threading.Thread(target=run, name=f"yosys-resources-{len(self.runs)}", daemon=True)
         t.start()
         self.runs[key] = (t, box)
+
+    def stop_running(self) -> None:
+        """Stops the runs still going (their results are dropped; ``take`` then synthesizes anew)."""
+        for key, (t, box) in list(self.runs.items()):
+            proc = box.get("proc")
+            if t.is_alive() and proc is not None and proc.poll() is None:
+                proc.terminate()
+                t.join(30)
+                del self.runs[key]
 
     def take(self, sources: list[str], top: str, family: str) -> tuple[int, Path] | None:
         """The finished run of exactly these sources (waits for it), or None if none was started."""
@@ -132,7 +151,8 @@ class _Alongside:
         return box["result"]
 
     def wait_all(self) -> None:
-        """Every run ended (a run not taken still finishes: yosys is not interrupted mid-write)."""
+        """Every run ended: one nobody took is stopped (it writes only to its private folder)."""
+        self.stop_running()
         for t, _ in self.runs.values():
             t.join(self.timeout)
 
