@@ -29,7 +29,7 @@ import numpy as np
 from da4ml.trace import FixedVariableArray, comb_trace
 
 from codesign.fixedpoint import FixedFormat, FixedPointModel, InputOp, Op
-from codesign.rtl.ops import TRACERS, inputs_of, trace_op
+from codesign.rtl.ops import TRACERS, exact_decimals, inputs_of, trace_op
 
 # op kinds that act on each row of a node-feature matrix alone: a graph layer read only
 # through these and then by read-outs computes only the read-out rows
@@ -190,7 +190,13 @@ class Traced:
 
 
 def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
-    """Traces the op graph ``fp`` into da4ml combinational logic."""
+    """Traces the op graph ``fp`` into da4ml combinational logic (with exact ``Decimal``s:
+    ``codesign.rtl.ops.exact_decimals``)."""
+    with exact_decimals():
+        return _trace(fp, solver_options)
+
+
+def _trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     feeds = plan_feeds(fp)
     if not feeds:
         raise ValueError("the model reads none of its inputs: nothing to feed the RTL core")
