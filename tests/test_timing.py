@@ -121,8 +121,8 @@ def test_pipeline_stage_from_da4ml_register_names():
 
 
 def test_one_latency_figure():
-    assert top_cycles(9) == 13                     # ROM + its register + (9 stages + 1) + FIFO
-    assert top_cycles(9, beats=3) == 13 + 3        # + the gather: the other 2 beats + its register
+    assert top_cycles(9) == 12                     # ROM read + (9 stages + 1: its input register) + FIFO
+    assert top_cycles(9, beats=3) == 12 + 3        # + the gather: the other 2 beats + its register
     assert fifo_addr_w(5) == 4 and fifo_addr_w(14) == 5 and 2 ** fifo_addr_w(30) > 31
     nominal = latency_figure(12, 100.0)           # any cycle count: the figure is cycles at the met clock
     assert nominal["latency_ns"] == 120 and "no timing evidence" in nominal["label"]
@@ -159,8 +159,12 @@ def test_a_design_cut_too_deep_misses_and_is_recut_to_meet(tmp_path):
     assert build["core"]["stages"] > deep["core"]["stages"]
     assert build["latency_cycles"] == top_cycles(build["core"]["stages"])
     assert len(logs) == len(record["runs"]) <= 4
-    # the fewest stages: every run that met had at least as many stages as the one kept
+    # the fewest stages: every run that met had at least as many stages as the one kept, and once a
+    # count missed, the search bisected down to the count above it (or ran out of runs)
     assert all(r["stages"] >= build["core"]["stages"] for r in record["runs"] if r["meets"])
+    missed = [r["stages"] for r in record["runs"] if not r["meets"]]
+    if missed and len(record["runs"]) < 4:
+        assert build["core"]["stages"] - max(missed) == 1 and record["fewest_stages_proven"]
 
 
 def test_delay_cut_keeps_every_stage_within_the_cutoff():
@@ -195,6 +199,30 @@ def test_delay_cut_keeps_every_stage_within_the_cutoff():
     assert np.array_equal(staged, np.asarray(comb.predict(inputs)))
     with pytest.raises(ValueError, match="shorter than one operation"):
         retimed(comb, shortest / 2, model)
+
+
+def test_cutoff_for_a_stage_count_is_the_shortest_giving_it():
+    """The bisection's cut for a stage count: that many stages (or fewer), and any shorter cutoff
+    gives more: of the cuts with that count, the one with the shortest stages."""
+    import numpy as np
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from codesign.rtl.closure import cutoff_for_stages
+    from codesign.rtl.ops import HW
+    from codesign.rtl.pipeline import DelayModel, max_op_delay, stage_count
+    rng = np.random.default_rng(1)
+    x = FixedVariableArray.from_kif(np.ones(12, int), np.full(12, 3), np.full(12, 4), HW)
+    y = ((x @ rng.integers(-8, 8, (12, 12)).astype(float)).relu() @ rng.integers(-8, 8, (12, 3)).astype(float))
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    model = DelayModel()
+    lo, hi = max_op_delay(comb, model), 100.0
+    most = stage_count(comb, lo, model)
+    for stages in range(2, most + 1):
+        c = cutoff_for_stages(comb, stages, model, lo, hi)
+        assert stage_count(comb, c, model) <= stages
+        assert c - 1e-3 <= lo or stage_count(comb, c - 1e-3, model) > stages
+    with pytest.raises(ValueError, match="more than"):
+        cutoff_for_stages(comb, 1, model, lo, lo)
 
 
 def test_auto_clock_is_the_lowest_predicted_latency():
