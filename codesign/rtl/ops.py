@@ -46,9 +46,9 @@ def inputs_of(fmts: list[FixedFormat], solver_options: dict | None = None) -> Fi
 # da4ml keeps each variable's scale (``_factor``, an exact power of two) and its bounds as
 # ``Decimal``s. The CMVM solver hands out factors as small as 2**-50; at Python's default 28
 # significant digits their products round, the bounds drift off the power-of-two grid and the
-# traced logic is off by one step in places (seen: the default design's first fusion output one
-# LSB high in every request with the hard_dc 0 solver; da4ml's own SAT comparators wrong near
-# zero). Every trace runs with enough digits for those factors to stay exact.
+# traced logic is off by one step in places (seen: one output of the default design's first
+# dense layer of the head one LSB high in every request with the hard_dc 0 solver; da4ml's own
+# SAT comparators wrong near zero). Every trace runs with enough digits for those factors to stay exact.
 DECIMAL_DIGITS = 160
 
 

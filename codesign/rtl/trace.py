@@ -259,12 +259,14 @@ def _trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     return traced
 
 
-# da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
-# wrong constant-matrix products for some weight matrices (seen on a random 8-bit dense
-# layer of the head: 16 of 3,000 scores off). Every trace is therefore checked against the fixed-point
-# reference, and the next solver setting is tried when the check fails. The first one asks for adder trees
-# of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns
-# of modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
+# da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), gave constant-matrix
+# products one step off for some weight matrices, and the least-depth trees (hard_dc 0) did on the
+# default design (28 of 20,000 scores): both were da4ml's Decimal bounds rounded at Python's default
+# 28 digits for the 2**-50 scale factors the solver hands out; ``trace`` now runs with exact digits
+# (``codesign.rtl.ops.exact_decimals``). Every trace is still checked against the fixed-point
+# reference, and the next solver setting is tried when the check fails. The first one asks for adder
+# trees of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns of
+# modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
 SOLVER_SETTINGS = (
     {"hard_dc": 0},
     {"search_all_decompose_dc": False},
