@@ -225,6 +225,28 @@ def test_cutoff_for_a_stage_count_is_the_shortest_giving_it():
         cutoff_for_stages(comb, 1, model, lo, lo)
 
 
+def test_depth_breakdown_follows_the_op_graph():
+    """Per op: its modelled arrival, what it adds to its latest input; the model's output op
+    arrives where the whole core's logic ends."""
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.pipeline import DelayModel, _sources, depth_breakdown, op_delay
+    from codesign.rtl.trace import trace
+    from tests.random_models import random_model
+    traced = trace(FixedPointModel.from_keras(random_model(model={"interaction": True}, seed=2)))
+    model = DelayModel()
+    rows = {r["op"]: r for r in depth_breakdown(traced, model)}
+    arr = []
+    for o in traced.comb.ops:
+        arr.append(max((arr[i] for i in _sources(o)), default=0.0) + op_delay(o, model))
+    assert rows[traced.fp.output]["arrival_ns"] == pytest.approx(max(arr[i] for i in traced.comb.out_idxs), abs=1e-3)
+    for op in traced.fp.ops:
+        if op.name in rows:
+            r = rows[op.name]
+            assert r["adds_ns"] >= -1e-9 and r["arrival_ns"] >= max((rows[i]["arrival_ns"] for i in op.inputs
+                                                                     if i in rows), default=0.0) - 1e-9
+    assert any(r["kind"] == "quant" and r["adds_ns"] > 0 for r in rows.values())
+
+
 def test_auto_clock_is_the_lowest_predicted_latency():
     """``rtl.clock_mhz: auto`` picks, among the candidate clocks, the cut of least predicted ns."""
     import numpy as np

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from codesign.rtl.build import build_rtl
-from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, stage_count, stage_delays
+from codesign.rtl.pipeline import DelayModel, cut, depth_breakdown, max_op_delay, stage_count, stage_delays
 from codesign.rtl.timing import estimate
 
 
@@ -149,8 +149,13 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     if best is not None and tried and not (tried[-1]["meets"] and tried[-1]["stages"] == best[1]):
         cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+    depth = depth_breakdown(traced, model) if traced.op_values else []
+    for row in (r for r in depth if r["adds_ns"] > 0):
+        log(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
+            f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")
     record = {"mode": "cut by delay, checked by the timing estimate" if check else "cut by the delay model only",
               "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
               "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets")),
+              "depth": depth,
               "fewest_stages_proven": bool(best is not None and missed is not None and best[1] - missed[1] <= 1)}
     return build, timing, record

@@ -156,6 +156,8 @@ class Traced:
     matmul_order: list[str] = field(default_factory=list)
     solver_options: dict = field(default_factory=dict)
     check: dict | None = None
+    inputs: list = field(default_factory=list, repr=False)          # the core's da4ml input variables
+    op_values: dict = field(default_factory=dict, repr=False)       # op name -> its traced value
 
     @property
     def in_bits(self) -> int:
@@ -251,7 +253,8 @@ def _trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     outs = list(np.asarray(out._vars).ravel())
     comb = comb_trace(list(flat), outs)
     out_fmts = [_score_format(kif) for kif in np.asarray(comb.out_kifs).T]
-    traced = Traced(fp, comb, feeds, out_fmts, order, dict(solver_options or {}))
+    traced = Traced(fp, comb, feeds, out_fmts, order, dict(solver_options or {}), inputs=list(flat),
+                    op_values={k: v for k, v in values.items() if isinstance(v, FixedVariableArray)})
     for j, f in enumerate(out_fmts):
         if f is not None and f.integer + traced.score_frac > 32:
             raise ValueError(f"output element {j} ({f.ap_type(False)}) does not fit a 32-bit score word at "
