@@ -2,8 +2,9 @@
 
 Cycles (first request beat in -> first score beat out) of the generated top (``codesign/rtl/top.py``):
 when a request spans several beats, the gather (``axis_request_gather``: the other BEATS-1 beats + its
-output register) + the front (2: ROM read and its output register; token flags, then the reciprocal)
-+ the da4ml core (its pipeline stages + 1: input and output registered) + the output FIFO of
+output register) + the front (1: the ROM read; the token flags) + the da4ml core (its pipeline stages
++ 1: input and output registered; its input register holds the ROM rows and the reciprocal looked up
+from the flags) + the output FIFO of
 ``axis_pipe_adapter`` (1).
 
 Nanoseconds: those cycles at a clock that is met. The clock is the lower of the target clock
@@ -13,7 +14,7 @@ estimate (before place & route); when Vivado's post-route timing exists (``bitst
 """
 from __future__ import annotations
 
-FRONT_CYCLES = 2    # embedding ROM read + its output register (token flags, then the reciprocal table)
+FRONT_CYCLES = 1    # embedding ROM read (token flags); the core's input register follows
 ROM_CYCLES = FRONT_CYCLES
 FIFO_CYCLES = 1     # the adapter's output FIFO
 FIFO_MIN_ADDR_W = 4

@@ -276,6 +276,25 @@ def test_step_writes_the_project_and_skips_vivado(tmp_path, board_name, monkeypa
         assert result["hwh"]["skipped"] and result["vitis"]["platform"] == load_board(board_name).interface.platform
 
 
+def test_step_takes_the_rtl_steps_clock(tmp_path, monkeypatch):
+    """The PL clock of the block design is the rtl step's clock (rtl.json clock_mhz), not the
+    board's default: the tcl, the .hwh divisors and the result say 125 MHz on a 100 MHz board."""
+    import re
+    from codesign.bitstream.step import bitstream_step
+    from codesign.config import parse_config
+    from codesign.flow import Design
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    design = Design(tmp_path / "d", parse_config({"board": "pynq-z2", "bitstream": {"hls4ml": False}}))
+    _fake_build(design.folder, LAYOUTS["default"])
+    (design.path("rtl") / "rtl.json").write_text(json.dumps({"clock_mhz": 125.0, "target_clock_mhz": 125.0}))
+    result = bitstream_step(design)
+    assert load_board("pynq-z2").clock_mhz == 100.0
+    assert result["clock_mhz"] == 125.0 and "100 MHz" in result["clock_source"]
+    assert result["block_design"]["clock"]["requested_mhz"] == 125.0
+    tcl = "".join(Path(p).read_text() for p in result["files"].values() if isinstance(p, str) and p.endswith(".tcl"))
+    assert re.search(r"CONFIG\.PCW_FPGA0_PERIPHERAL_FREQMHZ \{?125\}?", tcl)
+
+
 def test_step_refuses_a_missing_rtl_build(tmp_path):
     from codesign.bitstream.step import bitstream_step
     from codesign.config import parse_config

@@ -121,8 +121,8 @@ def test_pipeline_stage_from_da4ml_register_names():
 
 
 def test_one_latency_figure():
-    assert top_cycles(9) == 13                     # ROM + its register + (9 stages + 1) + FIFO
-    assert top_cycles(9, beats=3) == 13 + 3        # + the gather: the other 2 beats + its register
+    assert top_cycles(9) == 12                     # ROM read + (9 stages + 1: its input register) + FIFO
+    assert top_cycles(9, beats=3) == 12 + 3        # + the gather: the other 2 beats + its register
     assert fifo_addr_w(5) == 4 and fifo_addr_w(14) == 5 and 2 ** fifo_addr_w(30) > 31
     nominal = latency_figure(12, 100.0)           # any cycle count: the figure is cycles at the met clock
     assert nominal["latency_ns"] == 120 and "no timing evidence" in nominal["label"]
@@ -158,9 +158,14 @@ def test_a_design_cut_too_deep_misses_and_is_recut_to_meet(tmp_path):
     assert timing["meets"] and record["met"] and timing["worst_ns"] <= 1000 / 150 * 0.875
     assert build["core"]["stages"] > deep["core"]["stages"]
     assert build["latency_cycles"] == top_cycles(build["core"]["stages"])
-    assert len(logs) == len(record["runs"]) <= 4
-    # the fewest stages: every run that met had at least as many stages as the one kept
+    assert len([line for line in logs if "cut every" in line]) == len(record["runs"]) <= 4
+    assert any("depth" in line for line in logs)         # the per-op depth breakdown
+    # the fewest stages: every run that met had at least as many stages as the one kept, and once a
+    # count missed, the search bisected down to the count above it (or ran out of runs)
     assert all(r["stages"] >= build["core"]["stages"] for r in record["runs"] if r["meets"])
+    missed = [r["stages"] for r in record["runs"] if not r["meets"]]
+    if missed and len(record["runs"]) < 4:
+        assert build["core"]["stages"] - max(missed) == 1 and record["fewest_stages_proven"]
 
 
 def test_delay_cut_keeps_every_stage_within_the_cutoff():
@@ -195,6 +200,52 @@ def test_delay_cut_keeps_every_stage_within_the_cutoff():
     assert np.array_equal(staged, np.asarray(comb.predict(inputs)))
     with pytest.raises(ValueError, match="shorter than one operation"):
         retimed(comb, shortest / 2, model)
+
+
+def test_cutoff_for_a_stage_count_is_the_shortest_giving_it():
+    """The bisection's cut for a stage count: that many stages (or fewer), and any shorter cutoff
+    gives more: of the cuts with that count, the one with the shortest stages."""
+    import numpy as np
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    from codesign.rtl.closure import cutoff_for_stages
+    from codesign.rtl.ops import HW
+    from codesign.rtl.pipeline import DelayModel, max_op_delay, stage_count
+    rng = np.random.default_rng(1)
+    x = FixedVariableArray.from_kif(np.ones(12, int), np.full(12, 3), np.full(12, 4), HW)
+    y = ((x @ rng.integers(-8, 8, (12, 12)).astype(float)).relu() @ rng.integers(-8, 8, (12, 3)).astype(float))
+    comb = comb_trace(list(x._vars.ravel()), list(y._vars.ravel()))
+    model = DelayModel()
+    lo, hi = max_op_delay(comb, model), 100.0
+    most = stage_count(comb, lo, model)
+    for stages in range(2, most + 1):
+        c = cutoff_for_stages(comb, stages, model, lo, hi)
+        assert stage_count(comb, c, model) <= stages
+        assert c - 1e-3 <= lo or stage_count(comb, c - 1e-3, model) > stages
+    with pytest.raises(ValueError, match="more than"):
+        cutoff_for_stages(comb, 1, model, lo, lo)
+
+
+def test_depth_breakdown_follows_the_op_graph():
+    """Per op: its modelled arrival, what it adds to its latest input; the model's output op
+    arrives where the whole core's logic ends."""
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.pipeline import DelayModel, _sources, depth_breakdown, op_delay
+    from codesign.rtl.trace import trace
+    from tests.random_models import random_model
+    traced = trace(FixedPointModel.from_keras(random_model(model={"interaction": True}, seed=2)))
+    model = DelayModel()
+    rows = {r["op"]: r for r in depth_breakdown(traced, model)}
+    arr = []
+    for o in traced.comb.ops:
+        arr.append(max((arr[i] for i in _sources(o)), default=0.0) + op_delay(o, model))
+    assert rows[traced.fp.output]["arrival_ns"] == pytest.approx(max(arr[i] for i in traced.comb.out_idxs), abs=1e-3)
+    for op in traced.fp.ops:
+        if op.name in rows:
+            r = rows[op.name]
+            assert r["adds_ns"] >= -1e-9 and r["arrival_ns"] >= max((rows[i]["arrival_ns"] for i in op.inputs
+                                                                     if i in rows), default=0.0) - 1e-9
+    assert any(r["kind"] == "quant" and r["adds_ns"] > 0 for r in rows.values())
 
 
 def test_auto_clock_is_the_lowest_predicted_latency():

@@ -35,6 +35,16 @@ def load_build(design: Design) -> dict:
     return build
 
 
+def rtl_clock_board(design: Design, board: Board) -> Board:
+    """``board`` with its PL clock set to the clock of the rtl step (``rtl.json`` ``clock_mhz``: the
+    clock the core was cut for, capped by its timing estimate), not the board's default."""
+    rtl, _ = design.stored("rtl")
+    mhz = (rtl or {}).get("clock_mhz")
+    if not mhz or float(mhz) == board.clock_mhz:
+        return board
+    return board.model_copy(update={"clock_mhz": float(mhz)})
+
+
 def vivado_result(out: Path, board: Board, command: str, cfg) -> dict:
     """Runs Vivado when it is on PATH and allowed; parses its reports. Otherwise 'skipped'."""
     from codesign.bitstream.hwh import compare_hwh
@@ -101,7 +111,8 @@ def bitstream_step(design: Design) -> dict:
     from codesign.rtl.step import rtl_sources
 
     cfg = design.cfg
-    board = load_board(cfg.board)
+    default_mhz = load_board(cfg.board).clock_mhz
+    board = rtl_clock_board(design, load_board(cfg.board))
     build = load_build(design)
     layout = StreamLayout.from_dict(build["stream"])
     sources = rtl_sources(build)
@@ -110,7 +121,8 @@ def bitstream_step(design: Design) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     result = {"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "pynq_image": board.pynq_image,
-              "vivado_version": board.vivado_version}
+              "vivado_version": board.vivado_version,
+              "clock_source": f"the rtl step's clock (the board's default is {default_mhz:g} MHz)"}
     if board.interface.ps == "none":
         copy_sources(sources, tmp / "ip" / "src")
         vitis = write_vitis_project(board, layout, tmp / "vitis")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.fixedpoint import FixedFormat
-from codesign.latency import core_latency, fifo_addr_w, top_cycles
+from codesign.latency import FRONT_CYCLES, core_latency, fifo_addr_w, top_cycles
 from codesign.rtl.top import TOP, layout_of, pack_rows, table_literal, top_verilog, write_hex  # noqa: F401
 from codesign.rtl.trace import Traced
 
@@ -73,7 +73,7 @@ def build_rtl(traced: Traced, out: Path, latency_cutoff, clock_ns: float) -> dic
     build = {"toplevel": TOP, "sources": sources, "libdirs": core["libdirs"],
              "core": {k: v for k, v in core.items() if k not in ("sources", "libdirs")},
              "latency_cycles": top_cycles(core["stages"], beats),
-             "fifo_addr_w": fifo_addr_w(2 + core["latency"]),
+             "fifo_addr_w": fifo_addr_w(FRONT_CYCLES + core["latency"]),
              "stream": layout.to_dict(), "feeds": [f.to_dict() for f in traced.feeds],
              # the int32 score word(s), and the core's exact output element(s) in it
              "score_format": FixedFormat(32, 32 - layout.score_frac_bits, layout.score_signed).to_dict(),

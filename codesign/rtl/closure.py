@@ -4,7 +4,8 @@ The delay model (``codesign.rtl.pipeline``) predicts a cutoff in ns from the clo
 (period x (1 - margin), less the stage register's clock-to-Q); the build is then checked by
 the yosys timing estimate of the whole top. A miss shrinks the cutoff by the ratio of budget
 to measured path; a pass with slack tries the larger cutoff the slack allows, when the model
-says it saves a stage. At most ``runs`` yosys runs (each takes minutes on large designs).
+says it saves a stage; once a stage count has missed and a larger one has met, the counts between
+them are bisected. At most ``runs`` yosys runs (each takes minutes on large designs).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from codesign.rtl.build import build_rtl
-from codesign.rtl.pipeline import DelayModel, cut, max_op_delay, stage_count, stage_delays
+from codesign.rtl.pipeline import DelayModel, cut, depth_breakdown, max_op_delay, stage_count, stage_delays
 from codesign.rtl.timing import estimate
 
 
@@ -69,11 +70,31 @@ def _scaled(cutoff: float, budget: float, worst: float, q: float) -> float:
     return cutoff * (budget - q) / max(worst - q, 1e-3)
 
 
+def cutoff_for_stages(comb, stages: int, model: DelayModel, lo: float, hi: float, steps: int = 40) -> float:
+    """The shortest cutoff in [lo, hi] whose cut has at most ``stages`` stages (``hi``'s cut must):
+    of the cuts with that many stages, the one whose longest stage is the shortest by the model."""
+    if stage_count(comb, hi, model) > stages:
+        raise ValueError(f"a cutoff of {hi:.3f} ns gives more than {stages} stages")
+    for _ in range(steps):
+        if hi - lo < 1e-4:
+            break
+        mid = (lo + hi) / 2
+        if stage_count(comb, mid, model) <= stages:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: float = 0.5,
                     margin: float = 0.125, runs: int = 3, check: bool = True,
                     log: Callable[[str], None] | None = None) -> tuple[dict, dict | None, dict]:
     """Writes the RTL of ``traced`` cut for ``clock_mhz``; returns (build, timing, search record).
 
+    The search: the calibrated model's cut first; a miss shrinks the cutoff by the measured ratio, a
+    pass with slack widens it while the model says that saves a stage; once a stage count has missed
+    and a larger one has met, the counts between them are bisected (each at the shortest cutoff
+    giving that count), so the cut kept is the fewest stages that met within ``runs`` yosys runs.
     ``check=False``: the model's cut alone, no yosys run (timing None).
     """
     from codesign.console import say
@@ -86,7 +107,8 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     q = model.clk_to_q_ns
     cutoff = max(shortest, budget - q)
     tried: list[dict] = []
-    best = None            # (cutoff, stages, timing)
+    best = None            # (cutoff, stages, timing): the fewest stages that met
+    missed = None          # (cutoff, stages): the most stages that missed
     build = timing = None
     for _ in range(runs if check else 1):
         stages = stage_count(comb, cutoff, model)
@@ -104,23 +126,40 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
         if timing["meets"]:
             if best is None or stages < best[1]:
                 best = (cutoff, stages, timing)
-            wider = _scaled(cutoff, budget, timing["worst_ns"], q)
-            if stage_count(comb, wider, model) >= stages:
-                break                          # the slack would not save a stage
-            cutoff = wider
         else:
+            if missed is None or stages > missed[1]:
+                missed = (cutoff, stages)
+        if best is not None and missed is not None:          # bisect the counts between them
+            if best[1] - missed[1] <= 1:
+                break                          # the fewest stages that meet
+            target = (best[1] + missed[1]) // 2
+            cutoff = cutoff_for_stages(comb, target, model, shortest, missed[0])
+        elif best is not None:                 # met, nothing missed yet: the slack may save a stage
+            wider = _scaled(cutoff, budget, timing["worst_ns"], q)
+            fewer = stage_count(comb, wider, model)
+            if fewer >= stages:
+                break                          # the slack would not save a stage
+            cutoff = cutoff_for_stages(comb, fewer, model, shortest, wider)
+        else:                                  # missed, nothing met yet
             if timing["critical_path"]["stage"] is None:
                 break                          # the path is outside the core's stages: no cut helps
             narrower = max(shortest, 0.97 * _scaled(cutoff, budget, timing["worst_ns"], q))
-            if best is not None and stage_count(comb, narrower, model) >= best[1]:
-                break                          # back to the best one that met
             if narrower >= cutoff:
                 break                          # cannot cut finer than one operation
-            cutoff = narrower
-    if best is not None and tried and not tried[-1]["meets"]:
+            # the count the measured ratio asks for, at the shortest cutoff giving it (the most even
+            # split: on the default design 12 stages cut at 8.01 ns missed, at 7.89 ns met)
+            cutoff = cutoff_for_stages(comb, max(stage_count(comb, narrower, model), stages + 1), model,
+                                       shortest, narrower)
+    if best is not None and tried and not (tried[-1]["meets"] and tried[-1]["stages"] == best[1]):
         cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+    depth = depth_breakdown(traced, model) if traced.op_values else []
+    for row in (r for r in depth if r["adds_ns"] > 0):
+        log(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
+            f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")
     record = {"mode": "cut by delay, checked by the timing estimate" if check else "cut by the delay model only",
               "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
-              "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets"))}
+              "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets")),
+              "depth": depth,
+              "fewest_stages_proven": bool(best is not None and missed is not None and best[1] - missed[1] <= 1)}
     return build, timing, record

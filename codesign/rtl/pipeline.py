@@ -128,3 +128,33 @@ def stage_delays(comb, cutoff_ns: float, model: DelayModel) -> list[float]:
         st = int(max(op.latency - 1e-9, 0) // cutoff_ns)
         worst[st] = max(worst.get(st, 0.0), op.latency - st * cutoff_ns)
     return [round(worst.get(i, 0.0), 4) for i in range(stage_count(comb, cutoff_ns, model))]
+
+
+def depth_breakdown(traced, model: DelayModel) -> list[dict]:
+    """Where the core's depth is: per op of the model's op graph (in order), the modelled arrival
+    (ns) of its latest output after the core's input register, what the op itself adds to the
+    latest of its inputs, and da4ml's adder levels at its output."""
+    import numpy as np
+    from da4ml.trace import comb_trace
+
+    from codesign.rtl.ops import exact_decimals
+    arrival: dict[str, float] = {}
+    rows = []
+    for op in traced.fp.ops:
+        value = traced.op_values.get(op.name)
+        if value is None:
+            continue
+        outs = [v for v in np.ravel(value._vars) if hasattr(v, "latency")]
+        if not outs:
+            continue
+        with exact_decimals():
+            comb = comb_trace(traced.inputs, outs)
+        arr: list[float] = []
+        for o in comb.ops:
+            arr.append(max((arr[i] for i in _sources(o)), default=0.0) + op_delay(o, model))
+        ns = max((arr[i] for i in comb.out_idxs if i >= 0), default=0.0)
+        start = max((arrival.get(i, 0.0) for i in op.inputs), default=0.0)
+        arrival[op.name] = ns
+        rows.append({"op": op.name, "kind": op.kind, "arrival_ns": round(ns, 3), "adds_ns": round(ns - start, 3),
+                     "adder_levels": float(max(float(v.latency) for v in outs))})
+    return rows

@@ -5,17 +5,18 @@ model's inputs; ``top_verilog(...)`` writes the module ``recommender``:
 
     s_axis -> [axis_request_gather, when a request spans several beats]
            -> axis_pipe_adapter (valid/ready, credits, output FIFO; kernels/rtl)
-           -> front (FRONT_CYCLES = 2 register stages, per feed of the core):
-                rom:   embedding_rom (registered read, two ids per block RAM) -> output register
-                recip: non-zero flags of the ids -> reciprocal table lookup, registered
-                mask:  non-zero flags -> register
-                value: the request's field -> register -> register
-           -> recommender_core (da4ml, fully pipelined) -> score word(s)
+           -> front (FRONT_CYCLES = 1 register stage, per feed of the core):
+                rom:   embedding_rom (registered read, two ids per block RAM)
+                recip: non-zero flags of the ids, registered -> reciprocal table lookup
+                mask:  non-zero flags, registered
+                value: the request's field, registered
+           -> recommender_core (da4ml, fully pipelined; its input register is the front's second
+              register: the block RAM's output and the reciprocal lookup land in it) -> score word(s)
 
 Each score element is the core's exact output sign-extended to an int32 on the score grid
-(``score_frac_bits``), element 0 in the low bits. The two front stages keep every path from
-the stream port short (the count -> reciprocal lookup is 5 LUT levels) and cost no cycle the
-ROM read would not cost anyway. Latency: ``codesign.latency.top_cycles``.
+(``score_frac_bits``), element 0 in the low bits. The front register keeps every path from the
+stream port short; the count -> reciprocal lookup (5 LUT levels) runs between it and the core's
+input register, beside the block RAM's clock-to-output. Latency: ``codesign.latency.top_cycles``.
 """
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def top_verilog(traced, layout: StreamLayout, core: dict, rom_files: dict[str, s
         name = f"f{n}_{feed.kind}"
         add(f"    // feed {n}: {feed.kind} of '{feed.op}' from input '{feed.source}' "
             f"({feed.size} x {feed.fmt.ap_type(False)})")
-        add(f"    reg  [{feed.bits - 1}:0] {name}_q;")
+        add(f"    wire [{feed.bits - 1}:0] {name}_q;")
         if feed.kind == "rom":
             if "embedding_rom" not in modules:
                 modules.append("embedding_rom")
@@ -136,7 +137,7 @@ def top_verilog(traced, layout: StreamLayout, core: dict, rom_files: dict[str, s
                 add(f"        .data_a({name}_rows[{j * row_w} +: {row_w}]), .data_b({name}_b{j}));")
                 if second:
                     add(f"    assign {name}_rows[{(j + 1) * row_w} +: {row_w}] = {name}_b{j};")
-            add(f"    always @(posedge clk) {name}_q <= {name}_rows;")
+            add(f"    assign {name}_q = {name}_rows;                // the core registers it")
         elif feed.kind in ("recip", "mask"):
             ids = _id_slices(fld)
             add(f"    reg  [{len(ids) - 1}:0] {name}_nz;")
@@ -145,7 +146,7 @@ def top_verilog(traced, layout: StreamLayout, core: dict, rom_files: dict[str, s
                 add(f"        {name}_nz[{j}] <= |{s};")
             add("    end")
             if feed.kind == "mask":
-                add(f"    always @(posedge clk) {name}_q <= {name}_nz;")
+                add(f"    assign {name}_q = {name}_nz;")
             else:
                 count_w = max(1, int(len(ids)).bit_length())
                 add(f"    localparam [{len(feed.table) * feed.fmt.width - 1}:0] {name.upper()}_TABLE = "
@@ -157,13 +158,13 @@ def top_verilog(traced, layout: StreamLayout, core: dict, rom_files: dict[str, s
                 add(f"        for ({name}_t = 0; {name}_t < {len(ids)}; {name}_t = {name}_t + 1)")
                 add(f"            {name}_count = {name}_count + {name}_nz[{name}_t];")
                 add("    end")
-                add(f"    always @(posedge clk) {name}_q <= {name.upper()}_TABLE[{name}_count * {feed.fmt.width} "
+                add(f"    assign {name}_q = {name.upper()}_TABLE[{name}_count * {feed.fmt.width} "
                     f"+: {feed.fmt.width}];")
-        else:   # value: the field's elements, packed for the core, two registers
+        else:   # value: the field's elements, packed for the core, one register
             slices = [f"req[{fld.offset + j * fld.container} +: {feed.fmt.width}]" for j in range(fld.count)]
             add(f"    reg  [{feed.bits - 1}:0] {name}_a;")
-            add(f"    always @(posedge clk) begin {name}_a <= {{{', '.join(reversed(slices))}}}; "
-                f"{name}_q <= {name}_a; end")
+            add(f"    always @(posedge clk) {name}_a <= {{{', '.join(reversed(slices))}}};")
+            add(f"    assign {name}_q = {name}_a;")
         feed_regs.append(f"{name}_q")
         add("")
     if sum(f.bits for f in traced.feeds) != core["in_bits"]:
@@ -194,7 +195,7 @@ def top_verilog(traced, layout: StreamLayout, core: dict, rom_files: dict[str, s
     text = f"""// Generated by codesign rtl (codesign/rtl/top.py): the AXI-Stream top of this design.
 // Request ({layout.request_bits} bits used, {layout.beats_per_request} x {layout.stream_bits}-bit beat): {fields}.
 // Score: {layout.score_count} int32 with {layout.score_frac_bits} fractional bits, element 0 lowest.
-// Latency: codesign/latency.py top_cycles (gather, 2 front stages, the core, the output FIFO).
+// Latency: codesign/latency.py top_cycles (gather, 1 front stage, the core, the output FIFO).
 `timescale 1ns / 1ps
 module {TOP} (
 {axis_ports(layout)}

@@ -29,7 +29,7 @@ import numpy as np
 from da4ml.trace import FixedVariableArray, comb_trace
 
 from codesign.fixedpoint import FixedFormat, FixedPointModel, InputOp, Op
-from codesign.rtl.ops import TRACERS, inputs_of, trace_op
+from codesign.rtl.ops import TRACERS, exact_decimals, inputs_of, trace_op
 
 # op kinds that act on each row of a node-feature matrix alone: a graph layer read only
 # through these and then by read-outs computes only the read-out rows
@@ -156,6 +156,8 @@ class Traced:
     matmul_order: list[str] = field(default_factory=list)
     solver_options: dict = field(default_factory=dict)
     check: dict | None = None
+    inputs: list = field(default_factory=list, repr=False)          # the core's da4ml input variables
+    op_values: dict = field(default_factory=dict, repr=False)       # op name -> its traced value
 
     @property
     def in_bits(self) -> int:
@@ -190,7 +192,13 @@ class Traced:
 
 
 def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
-    """Traces the op graph ``fp`` into da4ml combinational logic."""
+    """Traces the op graph ``fp`` into da4ml combinational logic (with exact ``Decimal``s:
+    ``codesign.rtl.ops.exact_decimals``)."""
+    with exact_decimals():
+        return _trace(fp, solver_options)
+
+
+def _trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     feeds = plan_feeds(fp)
     if not feeds:
         raise ValueError("the model reads none of its inputs: nothing to feed the RTL core")
@@ -245,7 +253,8 @@ def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     outs = list(np.asarray(out._vars).ravel())
     comb = comb_trace(list(flat), outs)
     out_fmts = [_score_format(kif) for kif in np.asarray(comb.out_kifs).T]
-    traced = Traced(fp, comb, feeds, out_fmts, order, dict(solver_options or {}))
+    traced = Traced(fp, comb, feeds, out_fmts, order, dict(solver_options or {}), inputs=list(flat),
+                    op_values={k: v for k, v in values.items() if isinstance(v, FixedVariableArray)})
     for j, f in enumerate(out_fmts):
         if f is not None and f.integer + traced.score_frac > 32:
             raise ValueError(f"output element {j} ({f.ap_type(False)}) does not fit a 32-bit score word at "
@@ -253,12 +262,14 @@ def trace(fp: FixedPointModel, solver_options: dict | None = None) -> Traced:
     return traced
 
 
-# da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), returned
-# wrong constant-matrix products for some weight matrices (seen on a random 8-bit dense
-# layer of the head: 16 of 3,000 scores off). Every trace is therefore checked against the fixed-point
-# reference, and the next solver setting is tried when the check fails. The first one asks for adder trees
-# of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns
-# of modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
+# da4ml 0.5.2's CMVM solver, searching every decomposition depth (its default), gave constant-matrix
+# products one step off for some weight matrices, and the least-depth trees (hard_dc 0) did on the
+# default design (28 of 20,000 scores): both were da4ml's Decimal bounds rounded at Python's default
+# 28 digits for the 2**-50 scale factors the solver hands out; ``trace`` now runs with exact digits
+# (``codesign.rtl.ops.exact_decimals``). Every trace is still checked against the fixed-point
+# reference, and the next solver setting is tried when the check fails. The first one asks for adder
+# trees of the least depth (hard_dc 0): on the default design 66 -> 57 adder levels, 143 -> 123 ns of
+# modelled logic (17 -> 14 stages at 100 MHz) for +0.8% adder cost (issue 15).
 SOLVER_SETTINGS = (
     {"hard_dc": 0},
     {"search_all_decompose_dc": False},
