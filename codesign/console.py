@@ -88,6 +88,11 @@ def say(message: str) -> None:
     _to_log(f"[codesign] {message}\n")
 
 
+def log_only(message: str) -> None:
+    """A step's line for its log only (detail a person reads when digging, not on the console)."""
+    _to_log(f"[codesign] {message}\n")
+
+
 _SHOWN: set[str] = set()
 
 

@@ -154,9 +154,14 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
         cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
     depth = depth_breakdown(traced, model) if traced.op_values else []
-    for row in (r for r in depth if r["adds_ns"] > 0):
-        log(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
-            f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")
+    from codesign.console import log_only
+    for row in (r for r in depth if r["adds_ns"] > 0):     # detail: the log and rtl.json only
+        log_only(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
+                 f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")
+    if depth:
+        deepest = max(depth, key=lambda r: r["arrival_ns"])
+        log(f"[rtl] logic depth {deepest['arrival_ns']:.1f} ns (model) at '{deepest['op']}'; per op: "
+            f"rtl.json pipelining.depth and the step's log")
     record = {"mode": "cut by delay, checked by the timing estimate" if check else "cut by the delay model only",
               "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
               "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets")),
