@@ -129,6 +129,7 @@ def test_summary_block_from_a_summary_json(tmp_path):
     }}
     text = format_summary(summary, tmp_path)
     assert "hybrid_quant - ease" in text and "-0.0400" in text and "(baseline)" in text
+    assert "[-0.0500, -0.0300]  below 0" in text      # the interval's verdict
     assert "quantized Keras model" in text and "PASS   0 / 100" in text
     assert "hls4ml C simulation" in text and "not run" in text
     assert "resources on xc7z020: LUT 3,000 (5.6%)" in text and "BRAM36 1 (0.7%)" in text

@@ -78,3 +78,18 @@ def test_report_of_results_from_an_older_codesign(tmp_path):
     page = render(tmp_path, {"design": "old", "config": {}, "steps": steps})
     assert "Not current" in page and "bench: its code changed" in page and "rtl: its code changed" in page
     assert "CPU/GPU baselines" not in page        # a stale result's section is not shown
+
+
+def test_report_says_which_paired_differences_are_significant(tmp_path):
+    """The accuracy section states, per paired comparison, whether the 95% interval clears 0."""
+    model = {"ndcg10": 0.31, "hr10": 0.59, "ndcg10_full": 0.04, "params": 1000, "train_seconds": 10.0}
+    train = {"models": {"hybrid_quant": model}, "paired_ndcg10": {
+        "hybrid_quant_minus_bpr_mf_8": {"mean": 0.021, "ci95": [0.007, 0.035]},
+        "hybrid_quant_minus_gnn_quant": {"mean": 0.0036, "ci95": [-0.0005, 0.0078]},
+        "hybrid_quant_minus_lightgcn_64": {"mean": -0.02, "ci95": [-0.03, -0.01]}}}
+    page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
+    rows = {line.split("</td>")[0].removeprefix("<tr><td>"): line for line in page.splitlines()
+            if "_minus_" not in line and " − " in line}
+    assert "better (interval above 0)" in rows["hybrid_quant − bpr_mf_8"]
+    assert "no significant difference (interval includes 0)" in rows["hybrid_quant − gnn_quant"]
+    assert "worse (interval below 0)" in rows["hybrid_quant − lightgcn_64"]

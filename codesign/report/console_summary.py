@@ -36,7 +36,10 @@ def _accuracy(train: dict) -> list[str]:
         pad = max(len(name) for name in paired) + 2
         for name, d in paired.items():
             lo, hi = (d.get("ci95") or [None, None])[:2]
-            lines.append(f"    {name:<{pad}}{_num(d.get('mean'), '+.4f'):>8}  [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}]")
+            verdict = ("" if lo is None or hi is None else "  above 0" if lo > 0 else
+                       "  below 0" if hi < 0 else "  includes 0")
+            lines.append(f"    {name:<{pad}}{_num(d.get('mean'), '+.4f'):>8}  [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}]"
+                         f"{verdict}")
     return lines
 
 
