@@ -10,6 +10,7 @@ from codesign.fixedpoint import FixedPointModel
 from tests.random_models import random_model
 
 DOT = {"embedding_product": True, "score_skip": True}
+TEXT = {**DOT, "text_product": "gnn"}
 
 
 def test_products_reach_the_score_past_the_mlp():
@@ -33,24 +34,28 @@ def test_text_variant_has_no_embedding_product():
     assert "embedding_interaction" not in names and "score_concat" in names
 
 
-@pytest.mark.parametrize("adjacency", ["static", "dynamic"])
-def test_reference_is_bit_exact(adjacency):
+@pytest.mark.parametrize("adjacency, extra, layer", [
+    ("static", {}, "embedding_interaction"), ("dynamic", {}, "embedding_interaction"),
+    ("static", {"text_product": "embedding"}, "text_interaction"),
+    ("static", {"text_product": "gnn"}, "text_interaction")])
+def test_reference_is_bit_exact(adjacency, extra, layer):
     from codesign.vectors.make import corner_inputs, keras_vs_reference, random_inputs
-    model = random_model(adjacency, model=DOT)
+    model = random_model(adjacency, model={**DOT, **extra})
     fp = FixedPointModel.from_keras(model)
     inputs = random_inputs(fp, 3000, np.random.default_rng(0))
     corners, _ = corner_inputs(fp, inputs)
     for batch in (corners, inputs):
         r = keras_vs_reference(model, fp, batch)
         assert r["mismatches"] == 0, r
-    assert {"embedding_interaction", "score_concat", "score"} <= set(r["layers"])
+    assert {layer, "score_concat", "score"} <= set(r["layers"])
 
 
-def test_csim_equals_reference(tmp_path):
+@pytest.mark.parametrize("config", ["products", "text_product"])
+def test_csim_equals_reference(tmp_path, config):
     from codesign.hls.csim import HlsSettings, run_csim
     from codesign.vectors.make import corner_inputs, random_inputs
     from codesign.vectors.step import on_grid
-    model = random_model(model=DOT, scale=1.0)
+    model = random_model(model=DOT if config == "products" else TEXT, scale=1.0)
     fp = FixedPointModel.from_keras(model)
     inputs = random_inputs(fp, 1500, np.random.default_rng(0))
     corners, _ = corner_inputs(fp, inputs)
@@ -75,8 +80,6 @@ def test_lora_head_split_keeps_the_skip():
                                   adapted.predict(x, verbose=0))
 
 
-TEXT = {**DOT, "text_product": "gnn"}
-
 
 @pytest.mark.parametrize("side", ["embedding", "gnn"])
 def test_text_product_reaches_the_score(side):
@@ -96,35 +99,6 @@ def test_text_product_reaches_the_score(side):
 def test_text_product_needs_equal_widths():
     with pytest.raises(ValueError, match="model.text_dim"):
         random_model(model={**TEXT, "text_dim": 3})
-
-
-@pytest.mark.parametrize("side", ["embedding", "gnn"])
-def test_text_product_reference_is_bit_exact(side):
-    from codesign.vectors.make import corner_inputs, keras_vs_reference, random_inputs
-    model = random_model(model={**DOT, "text_product": side})
-    fp = FixedPointModel.from_keras(model)
-    inputs = random_inputs(fp, 3000, np.random.default_rng(0))
-    corners, _ = corner_inputs(fp, inputs)
-    for batch in (corners, inputs):
-        r = keras_vs_reference(model, fp, batch)
-        assert r["mismatches"] == 0, r
-    assert "text_interaction" in r["layers"]
-
-
-def test_text_product_csim_equals_reference(tmp_path):
-    from codesign.hls.csim import HlsSettings, run_csim
-    from codesign.vectors.make import corner_inputs, random_inputs
-    from codesign.vectors.step import on_grid
-    model = random_model(model=TEXT, scale=1.0)
-    fp = FixedPointModel.from_keras(model)
-    inputs = random_inputs(fp, 1500, np.random.default_rng(0))
-    corners, _ = corner_inputs(fp, inputs)
-    inputs = on_grid(fp, {k: np.concatenate([inputs[k], corners[k]]) for k in inputs})
-    expected = fp.predict(inputs)
-    settings = HlsSettings(io_type="io_parallel", strategy="Latency", reuse_factor=1, backend="Vitis",
-                           board="pynq-z2", part="xc7z020clg400-1")
-    result, _ = run_csim(model, fp, inputs, expected, tmp_path, settings)
-    assert result["samples"] == len(expected) and result["mismatches"] == 0, result
 
 
 def test_lora_head_split_recomputes_the_text_product():
