@@ -11,7 +11,7 @@ import pytest
 from codesign.config import ConfigError, parse_config
 from codesign.fixedpoint import (SUPPORTED_LAYERS, FixedFormat, FixedPointModel, InputOp, PrecisionWarning,
                                  UnsupportedModelError, parse_precision)
-from codesign.rtl.ops import TRACERS, inputs_of, quantize_even, replay
+from codesign.rtl.ops import TRACERS, inputs_of, quantize, replay
 from tests.model_zoo import issue_example, layer_classes, zoo_model
 
 NEW_KINDS = ("relu", "reshape", "add", "aggregate", "pool")
@@ -167,7 +167,7 @@ def test_quantize_modes_trace_exactly(modes, signed):
     src = FixedFormat(12, 5, True)                    # codes -2048..2047 at frac 7
     fmt = FixedFormat(6, 3 if signed else 2, signed, *modes)
     x = inputs_of([src] * 8)
-    comb = comb_trace(list(x._vars), list(quantize_even(x, fmt)._vars))
+    comb = comb_trace(list(x._vars), list(quantize(x, fmt)._vars))
     codes = random_codes(src, (8,), 2000, np.random.default_rng(1))
     got = np.asarray(comb.predict(src.to_float(codes))) / fmt.lsb
     assert np.array_equal(got, fmt.from_codes(codes, src.frac)), modes

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codesign.fixedpoint import FixedFormat, FixedPointModel, quantizer_format
-from codesign.rtl.ops import HW, quantize_even
+from codesign.rtl.ops import HW, quantize
 from codesign.rtl.trace import trace, trace_checked
 from tests.random_models import random_model
 
@@ -25,7 +25,7 @@ def test_quantize_even_is_the_reference_rounding(q):
     fmt = quantizer_format(q)
     src = FixedFormat(15, 5, True)            # 10 fractional bits
     x = inputs_of([src] * 3)
-    comb = comb_trace(list(x._vars), list(quantize_even(x, fmt)._vars))
+    comb = comb_trace(list(x._vars), list(quantize(x, fmt)._vars))
     rng = np.random.default_rng(0)
     codes = rng.integers(src.min_code, src.max_code + 1, (3000, 3))
     codes[:40] = (np.arange(120).reshape(40, 3) - 60) * 2 ** (src.frac - fmt.frac) + 2 ** (src.frac - fmt.frac - 1)

@@ -9,7 +9,7 @@ import pytest
 from da4ml.trace import comb_trace
 
 from codesign.fixedpoint import FixedFormat
-from codesign.rtl.ops import add_consts, exact_decimals, inputs_of, quantize_even
+from codesign.rtl.ops import add_consts, exact_decimals, inputs_of, quantize
 from codesign.rtl.pipeline import DelayModel, _sources, op_delay
 
 SRC = FixedFormat(11, 4, True)                      # codes -1024..1023 at frac 7: every one is tried
@@ -36,7 +36,7 @@ def test_saturating_quantizer_is_exact_on_every_code(rounding, target, source):
             v, sign = -x, -1
         elif source == "tiny_factor":    # a scale of 2**-45, as the CMVM solver produces
             v, frac = x * 2.0 ** -45, SRC.frac + 45
-        q = quantize_even(v, fmt)
+        q = quantize(v, fmt)
     assert sign > 0 or q._vars[0]._factor < 0 or q._vars[0].low == q._vars[0].high
     comb = comb_trace(list(x._vars), list(q._vars))
     expected = fmt.from_codes(sign * codes, frac)
@@ -52,7 +52,7 @@ def test_tiny_factors_stay_exact_through_a_constant_matmul():
     codes = rng.integers(SRC.min_code, SRC.max_code + 1, (3000, 6))
     with exact_decimals():
         x = inputs_of([SRC] * 6, {"hard_dc": 0})
-        h = quantize_even(x * 2.0 ** -50, fmt)
+        h = quantize(x * 2.0 ** -50, fmt)
         y = h @ w
     comb = comb_trace(list(x._vars), list(y._vars))
     hq = fmt.from_codes(codes, SRC.frac + 50)
@@ -80,7 +80,7 @@ def test_bias_and_rounding_constants_leave_the_critical_path():
         x = inputs_of([SRC] * 16, {"hard_dc": 0})
         tree = x @ w
         y = add_consts(tree, bias)
-        q = quantize_even(y, fmt)
+        q = quantize(y, fmt)
     t_tree = _arrival(comb_trace(list(x._vars), list(tree._vars)), model)
     comb = comb_trace(list(x._vars), list(q._vars))
     widest = max(int(sum(v.kif)) for v in np.ravel(y._vars))

@@ -111,8 +111,9 @@ def bitstream_step(design: Design) -> dict:
     from codesign.rtl.step import rtl_sources
 
     cfg = design.cfg
-    default_mhz = load_board(cfg.board).clock_mhz
-    board = rtl_clock_board(design, load_board(cfg.board))
+    default_board = load_board(cfg.board)
+    default_mhz = default_board.clock_mhz
+    board = rtl_clock_board(design, default_board)
     build = load_build(design)
     layout = StreamLayout.from_dict(build["stream"])
     sources = rtl_sources(build)

@@ -97,7 +97,7 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     giving that count), so the cut kept is the fewest stages that met within ``runs`` yosys runs.
     ``check=False``: the model's cut alone, no yosys run (timing None).
     """
-    from codesign.console import say
+    from codesign.console import log_only, say
     log = log or say
     model = DelayModel(net_ns=net_ns, scale=CALIBRATION)
     comb = traced.comb
@@ -154,7 +154,6 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
         cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
     depth = depth_breakdown(traced, model) if traced.op_values else []
-    from codesign.console import log_only
     for row in (r for r in depth if r["adds_ns"] > 0):     # detail: the log and rtl.json only
         log_only(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
                  f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")

@@ -19,6 +19,8 @@ from pathlib import Path
 from numba.core import caching
 from numba.core import config as numba_config
 
+from codesign import NUMBA_LOCATORS
+
 CACHE_ENV = "CODESIGN_CACHE"
 
 
@@ -58,9 +60,7 @@ class SharedCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
         return super().from_function(py_func, py_file)
 
 
-# numba's own locators after ours: code outside site-packages caches as before
-LOCATORS = ",".join([f"{__name__}.SharedCacheLocator", "UserProvidedCacheLocator", "InTreeCacheLocator",
-                     "UserWideCacheLocator", "IPythonCacheLocator", "ZipCacheLocator"])
+LOCATORS = NUMBA_LOCATORS    # set in codesign/__init__.py, before anything imports numba
 
 
 def enable() -> None:

@@ -102,18 +102,6 @@ def add_consts(x: FixedVariableArray, values: np.ndarray) -> FixedVariableArray:
     return FixedVariableArray(out, x.solver_options)
 
 
-def quantize_even(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
-    """``fmt.from_codes`` in logic: round half to even, then saturate (relu when unsigned).
-
-    Built for depth (see ``_saturated``): the rounding constant merges with the bias into one
-    constant add, the tie fix is one adder as wide as the kept bits, and each saturation bound
-    is a comparator on the unrounded value (a constant add in parallel with the rounding) that
-    drives a mux: one adder and two LUT levels after the layer's last adder where the relu
-    construction (``hi - relu(hi - v)``) took four adders.
-    """
-    return quantize_modes(x, fmt)
-
-
 def _round_ref(codes: int, shift: int, rounding: str) -> int:
     """``codes * 2**-shift`` rounded as ``FixedFormat.from_codes`` rounds (one Python int)."""
     if shift <= 0:
@@ -235,7 +223,7 @@ def _values(codes: np.ndarray | None, fmt: FixedFormat | None) -> np.ndarray | N
 
 @tracer("quant")
 def _quant(op, x):
-    return quantize_even(x, op.out)
+    return quantize(x, op.out)
 
 
 @tracer("dense")
@@ -289,9 +277,16 @@ def _multiply(op, a, b):
 # ------------------------------------------------------------------ layers users bring
 # (op kinds added with the supported-layer table; see codesign.fixedpoint)
 
-def quantize_modes(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
+def quantize(x: FixedVariableArray, fmt: FixedFormat) -> FixedVariableArray:
     """``fmt.from_codes`` in logic for every rounding (TRN floor, RND half up, RND_CONV half to
-    even) and overflow (SAT: ``_saturated``; WRAP: da4ml's own wrap-around)."""
+    even) and overflow (SAT: ``_saturated``; WRAP: da4ml's own wrap-around).
+
+    Built for depth (see ``_saturated``): the rounding constant merges with the bias into one
+    constant add, the tie fix is one adder as wide as the kept bits, and each saturation bound
+    is a comparator on the unrounded value (a constant add in parallel with the rounding) that
+    drives a mux: one adder and two LUT levels after the layer's last adder where the relu
+    construction (``hi - relu(hi - v)``) took four adders.
+    """
     k, i, f = kif(fmt)
     out = np.empty(x.shape, dtype=object)
     s = 2.0 ** -f
@@ -347,7 +342,7 @@ def trace_aggregate(op, x: FixedVariableArray, a: FixedVariableArray | None = No
 
 
 def _max(a, b):
-    """``max(a, b)`` as ``b + relu(a - b)`` (relus, not da4ml's comparators: see ``quantize_even``)."""
+    """``max(a, b)`` as ``b + relu(a - b)``."""
     return b + (a - b).relu()
 
 
