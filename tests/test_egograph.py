@@ -72,3 +72,17 @@ def test_dynamic_adjacency_drops_padding():
     a = dynamic_adjacency(nodes, 2)[0]
     assert np.all(a[3] == 0) and np.all(a[:, 5] == 0)
     assert a[0, 0] == pytest.approx(0.5) and a[0, 2] == pytest.approx(0.5)
+
+
+def test_training_epochs_depend_on_their_own_seed_only(tiny_design):
+    """Two runs seeded alike sample the same epoch (neighbour order included), whatever was
+    drawn before them in the process: a variant's training does not depend on the ones before."""
+    from codesign.data.dataset import RecData
+    data = RecData(tiny_design.path("data"), tiny_design.cfg.data)
+    first, y1 = data.training_epoch(np.random.default_rng(5), 2)
+    for _ in range(3):   # other trainings in between
+        data.training_epoch(np.random.default_rng(9), 2)
+    again, y2 = data.training_epoch(np.random.default_rng(5), 2)
+    assert np.array_equal(y1, y2)
+    for name in first:
+        assert np.array_equal(first[name], again[name]), name

@@ -82,9 +82,11 @@ class RecData:
                        dynamic: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Positives of the training split and ``negatives`` sampled items each, shuffled.
 
-        A sampled negative is an item the user has no training interaction with.
+        A sampled negative is an item the user has no training interaction with. Every draw
+        (neighbour order included) comes from ``rng``: a training run seeded alike samples
+        alike, whatever ran before it in the process.
         """
-        self.train_table.reshuffle()
+        self.train_table.reshuffle(rng)
         users = np.repeat(self.train[:, 0], 1 + negatives)
         items = self.train[:, 1].repeat(1 + negatives).copy()
         is_neg = np.tile(np.r_[False, np.ones(negatives, bool)], len(self.train))

@@ -30,9 +30,10 @@ class NeighbourTable:
         self.rng = np.random.default_rng(seed)
         self.reshuffle()
 
-    def reshuffle(self) -> None:
-        """New random neighbour order (``recent``: newest first, ties random)."""
-        noise = self.rng.random(len(self.src))
+    def reshuffle(self, rng: np.random.Generator | None = None) -> None:
+        """New random neighbour order (``recent``: newest first, ties random), drawn from
+        ``rng`` (default: the table's own generator)."""
+        noise = (rng or self.rng).random(len(self.src))
         key2 = -self.time if self.order == "recent" else noise
         self.neighbours = self.dst[np.lexsort((noise, key2, self.src))]
 
