@@ -36,3 +36,11 @@ def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed:
     means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return {"mean": float(diff.mean()), "ci95": [float(lo), float(hi)]}
+
+
+def interval_verdict(difference: dict) -> str:
+    """'above 0', 'below 0' or 'includes 0' for a ``paired_difference`` ('' without an interval)."""
+    lo, hi = (difference.get("ci95") or [None, None])[:2]
+    if lo is None or hi is None:
+        return ""
+    return "above 0" if lo > 0 else "below 0" if hi < 0 else "includes 0"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codesign.metrics import interval_verdict
+
 RULE = "=" * 78
 
 
@@ -36,10 +38,8 @@ def _accuracy(train: dict) -> list[str]:
         pad = max(len(name) for name in paired) + 2
         for name, d in paired.items():
             lo, hi = (d.get("ci95") or [None, None])[:2]
-            verdict = ("" if lo is None or hi is None else "  above 0" if lo > 0 else
-                       "  below 0" if hi < 0 else "  includes 0")
             lines.append(f"    {name:<{pad}}{_num(d.get('mean'), '+.4f'):>8}  [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}]"
-                         f"{verdict}")
+                         f"  {interval_verdict(d)}".rstrip())
     return lines
 
 

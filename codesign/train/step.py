@@ -93,6 +93,17 @@ def paired_comparisons(per_user: dict[str, np.ndarray], base: str = "hybrid_quan
             for v in per_user if v != base}
 
 
+def baseline_scores(design: Design, data: RecData) -> tuple[dict, dict]:
+    """The baselines' test metrics and per-user NDCG@10 (popularity alone when
+    ``train.baselines`` is off), trained with the design's ``train.seed``."""
+    bcfg = design.cfg.train.baselines
+    if bcfg.enabled:
+        return run_baselines(data, design.cfg.model.embedding_dim, bcfg.epochs, design.cfg.train.seed)
+    popularity = evaluate(popularity_scorer(data), data, "test", full=True, per_user=True)
+    per_user = popularity.pop("per_user_ndcg10")
+    return {"popularity": popularity}, {"popularity": per_user}
+
+
 def _own_model_changed(design: Design, result: dict) -> str | None:
     from codesign.hls.byom import own_model_changed
     return own_model_changed(design)
@@ -107,14 +118,7 @@ def train_step(design: Design) -> dict:
     data = load_data(design)
     extras = TrainingExtras(design, data, shapes_of(data))
     models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
-    bcfg = design.cfg.train.baselines
-    if bcfg.enabled:
-        baselines, baseline_per_user = run_baselines(data, design.cfg.model.embedding_dim, bcfg.epochs,
-                                                     design.cfg.train.seed)
-    else:
-        popularity = evaluate(popularity_scorer(data), data, "test", full=True, per_user=True)
-        baseline_per_user = {"popularity": popularity.pop("per_user_ndcg10")}
-        baselines = {"popularity": popularity}
+    baselines, baseline_per_user = baseline_scores(design, data)
     np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user,
              **{f"baseline_{k}": v for k, v in baseline_per_user.items()})
     comparisons = paired_comparisons({**per_user, **baseline_per_user})
