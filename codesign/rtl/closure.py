@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from codesign.rtl.build import build_rtl
-from codesign.rtl.pipeline import DelayModel, cut, depth_breakdown, max_op_delay, stage_count, stage_delays
+from codesign.rtl.pipeline import (DelayModel, corrected, cut, depth_breakdown, max_op_delay, stage_count,
+                                   stage_delays)
 from codesign.rtl.timing import estimate
 
 
@@ -91,69 +92,89 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
                     log: Callable[[str], None] | None = None) -> tuple[dict, dict | None, dict]:
     """Writes the RTL of ``traced`` cut for ``clock_mhz``; returns (build, timing, search record).
 
-    The search: the calibrated model's cut first; a miss shrinks the cutoff by the measured ratio, a
-    pass with slack widens it while the model says that saves a stage; once a stage count has missed
-    and a larger one has met, the counts between them are bisected (each at the shortest cutoff
-    giving that count), so the cut kept is the fewest stages that met within ``runs`` yosys runs.
+    The search: the calibrated model's cut first. After every run the model takes each stage's
+    measured ratio (``pipeline.corrected``), so later cuts move logic out of the stages that ran
+    slow. A miss tries the fewest stages the corrected model predicts at the budget (a count that
+    already missed twice: one more), a pass with slack widens the cutoff while the model says that
+    saves a stage; once a stage count has missed and a larger one has met, the counts between them
+    are bisected (each at the shortest cutoff giving that count), so the cut kept is the fewest
+    stages that met within ``runs`` yosys runs.
     ``check=False``: the model's cut alone, no yosys run (timing None).
     """
     from codesign.console import log_only, say
     log = log or say
-    model = DelayModel(net_ns=net_ns, scale=CALIBRATION)
+    base = model = DelayModel(net_ns=net_ns, scale=CALIBRATION)
     comb = traced.comb
     period = 1000.0 / clock_mhz
     budget = period * (1 - margin)
     shortest = max_op_delay(comb, model)
     q = model.clk_to_q_ns
-    cutoff = max(shortest, budget - q)
+    top = max(shortest, budget - q)
+    cutoff = top
     tried: list[dict] = []
-    best = None            # (cutoff, stages, timing): the fewest stages that met
+    best = None            # (cutoff, stages, timing, model): the fewest stages that met
     missed = None          # (cutoff, stages): the most stages that missed
+    misses: dict[int, int] = {}
     build = timing = None
-    for _ in range(runs if check else 1):
+    stopped = "runs used up"
+    for run in range(runs if check else 1):
         stages = stage_count(comb, cutoff, model)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
         timing = estimate_build(build, family, clock_mhz, out / "timing", net_ns, margin) if check else None
         if timing is None or "skipped" in timing:
             break
+        per_stage = {int(k): v for k, v in (timing.get("stage_worst_ns") or {}).items()}
         tried.append({"cutoff_ns": round(cutoff, 4), "stages": build["core"]["stages"], "worst_ns": timing["worst_ns"],
                       "meets": timing["meets"], "critical_stage": timing["critical_path"]["stage"],
+                      "model_corrected": model is not base,
                       # per stage: the model's logic delay vs the estimate's worst path (with clk->Q)
                       "stage_model_ns": stage_delays(comb, cutoff, model),
-                      "stage_estimate_ns": list(timing.get("stage_worst_ns", {}).values())})
-        log(f"[rtl] cut every {cutoff:.2f} ns (model): {build['core']['stages']} stages, "
-            f"worst path {timing['worst_ns']:.2f} ns, {'meets' if timing['meets'] else 'misses'} {budget:.2f} ns")
+                      "stage_estimate_ns": [per_stage[k] for k in sorted(per_stage)]})
+        log(f"[rtl] cut every {cutoff:.2f} ns (model{', corrected per stage' if model is not base else ''}): "
+            f"{build['core']['stages']} stages, worst path {timing['worst_ns']:.2f} ns, "
+            f"{'meets' if timing['meets'] else 'misses'} {budget:.2f} ns")
         if timing["meets"]:
             if best is None or stages < best[1]:
-                best = (cutoff, stages, timing)
+                best = (cutoff, stages, timing, model)
         else:
+            misses[stages] = misses.get(stages, 0) + 1
             if missed is None or stages > missed[1]:
                 missed = (cutoff, stages)
+        if per_stage:
+            model = corrected(comb, cutoff, model, {k: max(v - q, 0.0) for k, v in per_stage.items()})
+            shortest = max_op_delay(comb, model)
+            top = max(shortest, budget - q)
         if best is not None and missed is not None:          # bisect the counts between them
             if best[1] - missed[1] <= 1:
-                break                          # the fewest stages that meet
+                stopped = "fewest stages that meet"
+                break
             target = (best[1] + missed[1]) // 2
-            cutoff = cutoff_for_stages(comb, target, model, shortest, missed[0])
+            if stage_count(comb, top, model) > target:
+                stopped = f"the corrected model says {target} stages cannot meet"
+                break
+            cutoff = cutoff_for_stages(comb, target, model, shortest, top)
         elif best is not None:                 # met, nothing missed yet: the slack may save a stage
             wider = _scaled(cutoff, budget, timing["worst_ns"], q)
             fewer = stage_count(comb, wider, model)
             if fewer >= stages:
-                break                          # the slack would not save a stage
+                stopped = "the slack would not save a stage"
+                break
             cutoff = cutoff_for_stages(comb, fewer, model, shortest, wider)
         else:                                  # missed, nothing met yet
             if timing["critical_path"]["stage"] is None:
-                break                          # the path is outside the core's stages: no cut helps
-            narrower = max(shortest, 0.97 * _scaled(cutoff, budget, timing["worst_ns"], q))
-            if narrower >= cutoff:
-                break                          # cannot cut finer than one operation
-            # the count the measured ratio asks for, at the shortest cutoff giving it (the most even
-            # split: on the default design 12 stages cut at 8.01 ns missed, at 7.89 ns met)
-            cutoff = cutoff_for_stages(comb, max(stage_count(comb, narrower, model), stages + 1), model,
-                                       shortest, narrower)
+                stopped = "the worst path is outside the core's stages: no cut helps"
+                break
+            # the fewest stages the corrected model predicts at the budget; a count that missed twice
+            # is not tried again. At the shortest cutoff giving it (the most even split: on the
+            # default design 12 stages cut at 8.01 ns missed, at 7.89 ns met)
+            target = max(stage_count(comb, top, model), stages + 1 if misses[stages] >= 2 else stages)
+            if target == stages and (not per_stage or run == runs - 2):
+                target = stages + 1            # the model did not change, or the last run: one more stage
+            cutoff = cutoff_for_stages(comb, target, model, shortest, top)
     if best is not None and tried and not (tried[-1]["meets"] and tried[-1]["stages"] == best[1]):
-        cutoff, _, timing = best               # rebuild the best cut that met (deterministic)
+        cutoff, _, timing, model = best        # rebuild the best cut that met (same model: same cut)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
-    depth = depth_breakdown(traced, model) if traced.op_values else []
+    depth = depth_breakdown(traced, base) if traced.op_values else []
     for row in (r for r in depth if r["adds_ns"] > 0):     # detail: the log and rtl.json only
         log_only(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
                  f"+{row['adds_ns']:.1f} ns, {row['adder_levels']:g} adder levels")
@@ -163,7 +184,7 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
             f"rtl.json pipelining.depth and the step's log")
     record = {"mode": "cut by delay, checked by the timing estimate" if check else "cut by the delay model only",
               "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
-              "model": asdict(model), "runs": tried, "met": bool(timing and timing.get("meets")),
+              "model": asdict(base), "runs": tried, "stopped": stopped if check else None, "met": bool(timing and timing.get("meets")),
               "depth": depth,
               "fewest_stages_proven": bool(best is not None and missed is not None and best[1] - missed[1] <= 1)}
     return build, timing, record
