@@ -113,8 +113,7 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     cutoff = top
     tried: list[dict] = []
     best = None            # (cutoff, stages, timing, model): the fewest stages that met
-    missed = None          # (cutoff, stages): the most stages that missed
-    misses: dict[int, int] = {}
+    misses: dict[int, int] = {}   # stage count -> yosys runs that missed with it
     build = timing = None
     stopped = "runs used up"
     for run in range(runs if check else 1):
@@ -138,18 +137,18 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
                 best = (cutoff, stages, timing, model)
         else:
             misses[stages] = misses.get(stages, 0) + 1
-            if missed is None or stages > missed[1]:
-                missed = (cutoff, stages)
         if per_stage:
             model = corrected(comb, cutoff, model, {k: max(v - q, 0.0) for k, v in per_stage.items()})
             shortest = max_op_delay(comb, model)
             top = max(shortest, budget - q)
+        # the most stages that missed, up to the fewest that met
+        missed = max((c for c in misses if best is None or c <= best[1]), default=None)
         if best is not None and missed is not None:          # bisect the counts between them
-            if best[1] - missed[1] <= 1:
-                stopped = ("fewest stages that meet" if best[1] - missed[1] == 1 else
+            if best[1] - missed <= 1:
+                stopped = ("fewest stages that meet" if best[1] - missed == 1 else
                            f"{best[1]} stages missed, then met once corrected per stage (one fewer not tried)")
                 break
-            target = (best[1] + missed[1]) // 2
+            target = (best[1] + missed) // 2
             if stage_count(comb, top, model) > target:
                 stopped = f"the corrected model says {target} stages cannot meet"
                 break
@@ -187,5 +186,5 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
               "cutoff_ns": round(cutoff, 4), "budget_ns": round(budget, 4), "margin": margin,
               "model": asdict(base), "runs": tried, "stopped": stopped if check else None, "met": bool(timing and timing.get("meets")),
               "depth": depth,
-              "fewest_stages_proven": bool(best is not None and missed is not None and best[1] - missed[1] == 1)}
+              "fewest_stages_proven": bool(best is not None and best[1] - 1 in misses)}
     return build, timing, record
