@@ -141,6 +141,9 @@ class TrainConfig(Section):
                                                      "text tower's rows in the fusion at zero)")
     grow_frozen: bool = Field(False, description="with hybrid_from_gnn: the layers taken over unchanged "
                                                  "stay frozen; the text tower and the grown layers train")
+    embedding_init: Literal["random", "lightgcn", "bpr_mf"] = Field(
+        "random", description="where every float variant's node table starts: Keras' initializer, or a "
+                              "LightGCN / BPR-MF of the design's size trained on the full training graph")
     variants: list[Literal["hybrid_quant", "hybrid_float", "gnn_quant", "text_quant",
                            "gnn_float", "text_float"]] = Field(
         default_factory=lambda: ["hybrid_float", "hybrid_quant", "gnn_quant", "text_quant"], min_length=1)

@@ -34,6 +34,11 @@ class BprSettings:
     seed: int = 0
 
 
+def bpr_settings(dim: int, layers: int, epochs: int, seed: int) -> BprSettings:
+    """BPR-MF (``layers`` 0) or LightGCN (3 layers, learning rate 1e-2) as the baselines train them."""
+    return BprSettings(dim=dim, layers=layers, epochs=epochs, learning_rate=1e-2 if layers else 5e-3, seed=seed)
+
+
 def _interaction_matrix(data: RecData) -> np.ndarray:
     """Binary users x items matrix of the training interactions (row u-1, column item index)."""
     x = np.zeros((data.n_users, len(data.item_nodes)), dtype=np.float64)
@@ -71,8 +76,9 @@ def _normalized_adjacency(data: RecData) -> tf.SparseTensor:
                            (data.n_nodes, data.n_nodes))
 
 
-def train_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[Scorer, dict]:
-    """BPR (one sampled negative per positive, Adam, early stopping on valid NDCG@10)."""
+def fit_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[np.ndarray, dict]:
+    """BPR (one sampled negative per positive, Adam, early stopping on valid NDCG@10); returns
+    the best epoch's final node table (n_nodes, dim): a pair's score is its rows' dot product."""
     tf.keras.utils.set_random_seed(s.seed)
     rng = np.random.default_rng(s.seed)
     emb = tf.Variable(tf.random.normal((data.n_nodes, s.dim), stddev=0.1, seed=s.seed))
@@ -99,12 +105,6 @@ def train_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[Scorer, dict]:
         opt.apply_gradients([(tape.gradient(loss, emb), emb)])
         return loss
 
-    table = {"weights": None}
-
-    def scorer(users, items):
-        e = table["weights"] if table["weights"] is not None else final().numpy()
-        return np.sum(e[np.asarray(users)] * e[np.asarray(items)], 1)
-
     best, best_epoch, bad, start = -1.0, 0, 0, time.perf_counter()
     for epoch in progress(range(s.epochs), desc, unit="epoch"):
         order = rng.permutation(len(data.train))
@@ -114,30 +114,39 @@ def train_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[Scorer, dict]:
             step(data.train[idx, 0], data.train[idx, 1], negs[b:b + s.batch_size])
         if (epoch + 1) % 5 and epoch + 1 != s.epochs:
             continue
-        table["weights"] = None
-        val = evaluate(scorer, data, "valid", full=False)["ndcg10"]
+        table = final().numpy()
+        val = evaluate(dot_scorer(table), data, "valid", full=False)["ndcg10"]
         if val > best:
-            best, best_epoch, bad, kept = val, epoch + 1, 0, final().numpy()
+            best, best_epoch, bad, kept = val, epoch + 1, 0, table
         else:
             bad += 1
             if bad >= s.patience_checks:
                 break
-    table["weights"] = kept
-    return scorer, {"dim": s.dim, "layers": s.layers, "best_epoch": best_epoch, "valid_ndcg10": best,
-                    "train_seconds": round(time.perf_counter() - start, 2)}
+    return kept, {"dim": s.dim, "layers": s.layers, "best_epoch": best_epoch, "valid_ndcg10": best,
+                  "train_seconds": round(time.perf_counter() - start, 2)}
+
+
+def dot_scorer(table: np.ndarray) -> Scorer:
+    """A (user, item) scorer of a node table: the dot product of the pair's rows."""
+    return lambda users, items: np.sum(table[np.asarray(users)] * table[np.asarray(items)], 1)
+
+
+def train_bpr(data: RecData, s: BprSettings, desc: str) -> tuple[Scorer, dict]:
+    """``fit_bpr``'s table as a scorer, and its training record."""
+    table, info = fit_bpr(data, s, desc)
+    return dot_scorer(table), info
 
 
 def run_baselines(data: RecData, embedding_dim: int, epochs: int = 60, seed: int = 0) -> tuple[dict, dict]:
     """Every baseline's test metrics (and how it was chosen), and its per-user NDCG@10."""
     scorers: dict[str, tuple[Scorer, dict]] = {"popularity": (popularity_scorer(data), {})}
     for dim in sorted({embedding_dim, 64}):
-        scorers[f"bpr_mf_{dim}"] = train_bpr(data, BprSettings(dim=dim, epochs=epochs, seed=seed), f"bpr_mf_{dim}")
+        scorers[f"bpr_mf_{dim}"] = train_bpr(data, bpr_settings(dim, 0, epochs, seed), f"bpr_mf_{dim}")
     start = time.perf_counter()
     ease, lam, valid = best_ease(data)
     scorers["ease"] = (ease, {"lambda": lam, "valid_ndcg10_by_lambda": {str(k): v for k, v in valid.items()},
                               "train_seconds": round(time.perf_counter() - start, 2)})
-    scorers["lightgcn_64"] = train_bpr(data, BprSettings(dim=64, layers=3, epochs=epochs, learning_rate=1e-2, seed=seed),
-                                       "lightgcn_64")
+    scorers["lightgcn_64"] = train_bpr(data, bpr_settings(64, 3, epochs, seed), "lightgcn_64")
     metrics, per_user = {}, {}
     for name, (scorer, info) in scorers.items():
         m = evaluate(scorer, data, "test", full=True, per_user=True)

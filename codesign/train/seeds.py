@@ -25,12 +25,14 @@ def run_seed(design: Design, data: RecData, seed: int) -> dict:
     """NDCG@10 of the variants and baselines trained with ``train.seed = seed``, and the paired
     intervals of ``hybrid_quant`` against each."""
     from codesign.train.extras import TrainingExtras
+    from codesign.train.pretrain import initial_table
     from codesign.train.step import baseline_scores, paired_comparisons, shapes_of, train_variants
     cfg = design.cfg.model_copy(deep=True)
     cfg.train.seed = seed
     twin = Design(design.folder / "seeds" / f"seed{seed}", cfg)
     extras = TrainingExtras(twin, data, shapes_of(data))
-    models, per_user = train_variants(twin, data, list(cfg.train.variants), prepare=extras.prepare)
+    models, per_user = train_variants(twin, data, list(cfg.train.variants), prepare=extras.prepare,
+                                      init=initial_table(data, cfg))
     baselines, baseline_per_user = baseline_scores(twin, data)
     paired = paired_comparisons({**per_user, **baseline_per_user})
     return {"seed": seed, "ndcg10": {**{v: m["ndcg10"] for v, m in models.items()},

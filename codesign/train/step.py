@@ -22,10 +22,12 @@ def shapes_of(data: RecData) -> Shapes:
     return Shapes(data.n_nodes, data.vocab_size, data.k, data.node_tokens.shape[1])
 
 
-def train_variants(design: Design, data: RecData, variants: list[str], prepare=None) -> dict:
+def train_variants(design: Design, data: RecData, variants: list[str], prepare=None,
+                   init: tuple[np.ndarray | None, dict | None] = (None, None)) -> tuple[dict, dict]:
     """Trains the variants (and the float twins their QAT starts from); returns metrics.
 
-    ``prepare(variant, model)``, when given, runs on each new model before it trains.
+    ``prepare(variant, model)``, when given, runs on each new model before it trains. ``init``
+    (``pretrain.initial_table``): the node table every float variant trained afresh starts from.
     """
     cfg, tcfg = design.cfg, design.cfg.train
     models: dict[str, tf.keras.Model] = {}
@@ -40,10 +42,14 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
             train("gnn_float")
         seed_everything(tcfg.seed)
         model = build_model(variant, cfg.model, shapes_of(data))
-        if prepare is not None:
-            prepare(variant, model)
         epochs, lr = tcfg.epochs, tcfg.learning_rate
         pretrain, frozen = 0.0, []
+        table, record = init
+        if table is not None and not grow and not (quantized and tcfg.qat_from_float):
+            model.get_layer("node_embedding").set_weights([table])
+            pretrain = record["train_seconds"]
+        if prepare is not None:
+            prepare(variant, model)
         if grow:
             # the GNN-only twin plus a text tower (its rows in the fusion start at zero): the
             # text's gain is measured on the same GNN, and the hybrid converges in a few epochs
@@ -115,15 +121,18 @@ def train_step(design: Design) -> dict:
         from codesign.hls.byom import take_own_model
         return take_own_model(design)
     from codesign.train.extras import TrainingExtras  # distillation, LoRA (issue 5)
+    from codesign.train.pretrain import initial_table
     data = load_data(design)
     extras = TrainingExtras(design, data, shapes_of(data))
-    models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare)
+    init = initial_table(data, design.cfg)
+    models, per_user = train_variants(design, data, list(design.cfg.train.variants), prepare=extras.prepare,
+                                      init=init)
     baselines, baseline_per_user = baseline_scores(design, data)
     np.savez(design.path("train") / "per_user_ndcg10.npz", **per_user,
              **{f"baseline_{k}": v for k, v in baseline_per_user.items()})
     comparisons = paired_comparisons({**per_user, **baseline_per_user})
     result = {"models": models, "paired_ndcg10": comparisons, "baselines": baselines,
-              **extras.report()}
+              "embedding_init": init[1] or {"method": "random"}, **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
                  for v in models}, design.path("train") / "curves.png")
