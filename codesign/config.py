@@ -115,6 +115,8 @@ class LoraConfig(Section):
     lora_learning_rate: float = Field(3e-2, gt=0)
     batch_size: int = Field(1024, ge=8, description="LoRA batch size (full fine-tuning uses train.batch_size)")
     variant: Literal["hybrid_quant", "hybrid_float"] = "hybrid_quant"
+    negatives: int | None = Field(None, ge=1, description="sampled negatives per positive of the task "
+                                                           "(base training and adaptation; default data.train_negatives)")
     also: list[LoraRun] = Field(
         default_factory=list,
         description="further LoRA runs on the same task, reported under lora.also (e.g. "

@@ -163,13 +163,14 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
                       "fusion_units": [8]},
             "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 8192, "variants": ["hybrid_quant"],
                       "hybrid_from_gnn": True, "grow_frozen": True,
-                      "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1,
+                      "distill": {"epochs": 5}, "lora": {"base_epochs": 1, "epochs": 1, "negatives": 2,
                                                           "also": [{"targets": ["node_embedding"]}]}}}
     design = Design(tmp_path, parse_config(tree))
     summary = run_flow(design, ["data", "train", "experiments"], log=lambda *_: None)
     train, experiments = summary["steps"]["train"], summary["steps"]["experiments"]
     assert "lora" not in train   # the comparisons run after the hardware steps
     lora = experiments["lora"]
+    assert "2 sampled negatives per positive" in lora["task"]     # lora.negatives, not data.train_negatives
     for key in ("time_ratio", "ndcg10_ratio", "trainable_ratio"):
         assert isinstance(lora[key], float) and lora[key] > 0
     assert lora["merge_max_abs_diff"] == 0.0

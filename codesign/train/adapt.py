@@ -216,16 +216,17 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     """Runs the task above; returns times, trainable counts, NDCG@10 and their ratios."""
     cfg, tcfg, lcfg = design.cfg, design.cfg.train, design.cfg.train.lora
     early, late = temporal_split(data.train, lcfg.split, lcfg.split_by)
+    negatives = lcfg.negatives or cfg.data.train_negatives
     seed_everything(tcfg.seed)
     base = build_model(lcfg.variant, cfg.model, shapes)
     base_run = fit(base, with_positives(data, early, graph_rows=early), epochs=lcfg.base_epochs,
                    learning_rate=tcfg.learning_rate, batch_size=tcfg.batch_size,
-                   negatives=cfg.data.train_negatives, patience=tcfg.patience, seed=tcfg.seed,
+                   negatives=negatives, patience=tcfg.patience, seed=tcfg.seed,
                    desc="lora base (early timeline)")
     later = with_positives(data, late)
     rng = np.random.default_rng(tcfg.seed + 1)
     start = time.perf_counter()
-    epochs = [later.training_epoch(rng, cfg.data.train_negatives) for _ in range(lcfg.epochs)]
+    epochs = [later.training_epoch(rng, negatives) for _ in range(lcfg.epochs)]
     sample_seconds = time.perf_counter() - start
 
     main_spec = LoraRun(targets=lcfg.targets, rank=lcfg.rank, alpha=lcfg.alpha,
@@ -248,7 +249,8 @@ def lora_experiment(design: Design, data: RecData, shapes) -> dict:
     return {
         "task": f"base trained on the earliest {lcfg.split:.0%} of training interactions "
                 f"({'per user' if lcfg.split_by == 'user' else 'one cut on the timeline'}), adapted to the "
-                f"later {1 - lcfg.split:.0%} for {lcfg.epochs} epochs; test = every user's last interaction",
+                f"later {1 - lcfg.split:.0%} for {lcfg.epochs} epochs, {negatives} sampled negatives per positive; "
+                f"test = every user's last interaction",
         "variant": lcfg.variant, "rank": lcfg.rank, "alpha": lcfg.alpha, "targets": lora["targets"],
         "early_interactions": int(len(early)), "late_interactions": int(len(late)),
         "base_epochs_run": base_run["epochs_run"], "base": _metrics(base, data),
