@@ -1,10 +1,10 @@
 """Where the node embedding table starts: ``train.embedding_init``.
 
-The ego-graph GNN sees 6 nodes of a request; a LightGCN trained on the whole training graph
-(the same full-graph BPR training as the baselines', at the design's embedding size) gives
-every row the neighbourhood of all its interactions. Its table, scaled into the embedding
-quantizer's range, is where each float variant's ``node_embedding`` starts; it trains on from
-there (and QAT follows as before), so the hardware is the same.
+The ego-graph GNN sees 6 nodes of a request; a BPR-MF (``bpr_mf``) or a 3-layer LightGCN
+(``lightgcn``) trained on the whole training graph (the baselines' BPR training, at the design's
+embedding size) gives every row all of its interactions. Its table, scaled into the embedding
+quantizer's range, is where each float variant trained afresh starts its ``node_embedding``; it
+trains on from there (and QAT follows as before), so the hardware is the same.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from codesign.config import DesignConfig
 from codesign.console import say
 from codesign.data.dataset import RecData
-from codesign.train.baselines import dot_scorer, fit_bpr, bpr_settings
+from codesign.train.baselines import bpr_settings, dot_scorer, fit_bpr
 from codesign.train.evaluate import evaluate
 
 
