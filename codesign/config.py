@@ -40,6 +40,10 @@ def _unique(values: list) -> list:
 class DataConfig(Section):
     fanout: int = Field(2, ge=1, le=8, description="neighbours sampled per user and per item")
     neighbour_order: Literal["random", "recent"] = "recent"
+    sequential_neighbours: bool = Field(
+        True, description="training ego-graphs take as the user's neighbours the k items the user "
+                           "rated just before the pair: what a held-out item's graph holds at evaluation "
+                           "(the user's last k training items), not the user's newest of all")
     title_length: int = Field(8, ge=1, le=32)
     min_token_count: int = Field(2, ge=1)
     eval_negatives: int = Field(99, ge=1)

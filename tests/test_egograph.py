@@ -86,3 +86,37 @@ def test_training_epochs_depend_on_their_own_seed_only(tiny_design):
     assert np.array_equal(y1, y2)
     for name in first:
         assert np.array_equal(first[name], again[name]), name
+
+
+def test_previous_items_are_the_users_ratings_just_before():
+    from codesign.data.dataset import previous_items
+    # user 1 rated 11 (t=3), 10 (t=5), 12 (t=9); user 2 rated 20, then 21 and 22 at the same time
+    train = np.array([[1, 10, 5], [1, 11, 3], [2, 20, 1], [1, 12, 9], [2, 21, 2], [2, 22, 2]])
+    previous = previous_items(train, k=2)
+    assert previous.tolist() == [[11, PAD], [PAD, PAD], [PAD, PAD], [10, 11], [20, PAD], [21, 20]]
+
+
+def test_sequential_training_graphs_hold_the_items_rated_just_before(tiny_design):
+    """Each training pair's user slots hold the user's ratings just before it (its negatives
+    share them); without the option they hold the user's newest ratings of all."""
+    from codesign.data.dataset import RecData, previous_items
+    cfg = tiny_design.cfg.data
+    assert cfg.sequential_neighbours
+    data = RecData(tiny_design.path("data"), cfg)
+    negatives = 2
+    x, y = data.training_epoch(np.random.default_rng(3), negatives)
+    nodes = x["nodes"]
+    # find each positive's training row by (user, item)
+    row_of = {(u, i): r for r, (u, i) in enumerate(data.train[:, :2].tolist())}
+    expected = previous_items(data.train, data.k)
+    positives = np.flatnonzero(y == 1)
+    for r in positives[:500]:
+        row = row_of[(nodes[r, 0], nodes[r, 1])]
+        assert nodes[r, 2:2 + data.k].tolist() == expected[row].tolist()
+        assert nodes[r, 1] not in nodes[r, 2:2 + data.k]
+    # negatives carry their positive's user slots: the same set of (user, slots) rows
+    slots = {tuple(v) for v in np.c_[nodes[:, :1], nodes[:, 2:2 + data.k]].tolist()}
+    assert slots == {tuple(v) for v in np.c_[nodes[positives, :1], nodes[positives, 2:2 + data.k]].tolist()}
+    off = RecData(tiny_design.path("data"), cfg.model_copy(update={"sequential_neighbours": False}))
+    newest, _ = off.training_epoch(np.random.default_rng(3), negatives)
+    assert not np.array_equal(newest["nodes"][:, 2:2 + data.k], nodes[:, 2:2 + data.k])

@@ -51,6 +51,18 @@ def prepare(cfg: DataConfig, folder: Path) -> dict:
             "fanout": cfg.fanout, "ego_graph_nodes": 2 + 2 * cfg.fanout}
 
 
+def previous_items(train: np.ndarray, k: int) -> np.ndarray:
+    """Per training row (user, item, time), the k items its user rated just before it, newest
+    first (padding 0 where the user has fewer). Rows of the same time keep their order."""
+    order = np.lexsort((np.arange(len(train)), train[:, 2], train[:, 0]))
+    users, items = train[order, 0], train[order, 1]
+    previous = np.zeros((len(train), k), dtype=train.dtype)
+    for j in range(1, k + 1):
+        same = np.r_[np.zeros(min(j, len(users)), bool), users[j:] == users[:-j]]
+        previous[order[same], j - 1] = items[np.flatnonzero(same) - j]
+    return previous
+
+
 class RecData:
     """Arrays of a prepared design folder plus the ego-graph sampler over the training graph."""
 
@@ -65,14 +77,19 @@ class RecData:
         self.n_nodes = 1 + self.n_users + self.n_items
         self.item_nodes = np.arange(self.n_users + 1, self.n_nodes)
         self.k = cfg.fanout
+        # sequential_neighbours: each training row's graph holds the items rated just before it
+        self.previous = previous_items(self.train, self.k) if cfg.sequential_neighbours else None
         self.train_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed)
         # evaluation graphs use one fixed neighbour order (same seed every run)
         self.eval_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed + 7)
 
     def inputs(self, users: np.ndarray, items: np.ndarray, table: NeighbourTable | None = None,
-               dynamic: bool = False) -> dict[str, np.ndarray]:
-        """Model inputs of (user, item) pairs: ``nodes``, ``tokens`` (and ``adjacency``)."""
+               dynamic: bool = False, user_neighbours: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Model inputs of (user, item) pairs: ``nodes``, ``tokens`` (and ``adjacency``);
+        ``user_neighbours`` (B, k), when given, fills the user's neighbour slots."""
         nodes = ego_graphs(table or self.eval_table, users, items, self.k)
+        if user_neighbours is not None:
+            nodes[:, 2:2 + self.k] = user_neighbours
         out = {"nodes": nodes.astype(np.int32), "tokens": self.node_tokens[items]}
         if dynamic:
             out["adjacency"] = dynamic_adjacency(nodes, self.k)
@@ -101,4 +118,5 @@ class RecData:
             bad = bad[seen[users[bad], items[bad]]]
         labels = (~is_neg).astype("float32")
         order = rng.permutation(len(users))
-        return self.inputs(users[order], items[order], self.train_table, dynamic), labels[order]
+        before = None if self.previous is None else self.previous.repeat(1 + negatives, axis=0)[order]
+        return self.inputs(users[order], items[order], self.train_table, dynamic, before), labels[order]
