@@ -93,3 +93,13 @@ def test_report_says_which_paired_differences_are_significant(tmp_path):
     assert "better (interval above 0)" in rows["hybrid_quant − bpr_mf_8"]
     assert "no significant difference (interval includes 0)" in rows["hybrid_quant − gnn_quant"]
     assert "worse (interval below 0)" in rows["hybrid_quant − lightgcn_64"]
+
+
+def test_report_says_how_the_training_graphs_were_built(tmp_path):
+    model = {"ndcg10": 0.31, "hr10": 0.59, "ndcg10_full": 0.04, "params": 1000, "train_seconds": 10.0}
+    train = {"models": {"hybrid_quant": model}, "sequential_neighbours": True, "fanout": 2}
+    page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
+    assert "in the user's 2 neighbour slots, the items the user rated just before it" in page
+    train["sequential_neighbours"] = False
+    page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
+    assert "rated just before it" not in page

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def baseline_label(name: str) -> str:
     """Display name of a train-step baseline key (``bpr_mf_8`` -> ``BPR-MF 8``)."""
-    fixed = {"popularity": "popularity", "ease": "EASE"}
+    fixed = {"popularity": "popularity", "ease": "EASE", "transitions": "item transitions"}
     if name in fixed:
         return fixed[name]
     m = re.fullmatch(r"(bpr_mf|lightgcn)_(\d+)", name)

@@ -2,7 +2,9 @@
 
 What a recommender-systems engineer tries first: popularity, BPR matrix factorization (at
 the design's embedding size and at 64 dimensions), EASE (closed form, λ chosen on the
-validation split) and a float LightGCN on the full training graph. Each is a scorer of
+validation split), a float LightGCN on the full training graph, and item transitions (what
+followed the user's last items in the training sequences: the held-out items are each user's
+last ratings, so the order of ratings is a signal too). Each is a scorer of
 (user, item) node-id pairs, evaluated with the same ``evaluate`` as the hybrid variants.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from codesign.data.dataset import RecData
 from codesign.train.evaluate import Scorer, evaluate, popularity_scorer
 
 EASE_LAMBDAS = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+TRANSITION_WINDOWS = (1, 2, 3, 5, 10, 20)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,37 @@ def best_ease(data: RecData) -> tuple[Scorer, float, dict]:
     valid = {lam: evaluate(ease_scorer(data, lam), data, "valid", full=False)["ndcg10"] for lam in EASE_LAMBDAS}
     lam = max(valid, key=valid.get)
     return ease_scorer(data, lam), lam, valid
+
+
+def transition_scorer(data: RecData, window: int) -> Scorer:
+    """Item transitions: T[i, j] counts how often j came at most ``window`` ratings after i in a
+    user's training sequence (by time); a pair scores the sum of T over the user's last
+    ``window`` training items, ties broken by popularity."""
+    order = np.lexsort((np.arange(len(data.train)), data.train[:, 2], data.train[:, 0]))
+    users, items = data.train[order, 0], data.train[order, 1] - data.n_users - 1
+    n = len(data.item_nodes)
+    counts = np.zeros((n, n))
+    for step in range(1, window + 1):
+        same = users[step:] == users[:-step]
+        np.add.at(counts, (items[:-step][same], items[step:][same]), 1.0)
+    recent = np.zeros((data.n_users, n))
+    ends = np.flatnonzero(np.r_[users[1:] != users[:-1], True])       # each user's last row
+    starts = np.r_[0, ends[:-1] + 1]
+    for step in range(window):
+        ok = ends - step >= starts
+        recent[users[ends[ok]] - 1, items[ends[ok] - step]] = 1.0
+    popularity = np.bincount(items, minlength=n)
+    scores = recent @ counts + 1e-6 * popularity / max(popularity.max(), 1)
+    offset = data.n_users + 1
+    return lambda u, i: scores[np.asarray(u) - 1, np.asarray(i) - offset]
+
+
+def best_transitions(data: RecData) -> tuple[Scorer, int, dict]:
+    """Item transitions with the window chosen on the validation split's NDCG@10."""
+    valid = {w: evaluate(transition_scorer(data, w), data, "valid", full=False)["ndcg10"]
+             for w in TRANSITION_WINDOWS}
+    window = max(valid, key=valid.get)
+    return transition_scorer(data, window), window, valid
 
 
 def _normalized_adjacency(data: RecData) -> tf.SparseTensor:
@@ -147,6 +181,11 @@ def run_baselines(data: RecData, embedding_dim: int, epochs: int = 60, seed: int
     scorers["ease"] = (ease, {"lambda": lam, "valid_ndcg10_by_lambda": {str(k): v for k, v in valid.items()},
                               "train_seconds": round(time.perf_counter() - start, 2)})
     scorers["lightgcn_64"] = train_bpr(data, bpr_settings(64, 3, epochs, seed), "lightgcn_64")
+    start = time.perf_counter()
+    transitions, window, valid = best_transitions(data)
+    scorers["transitions"] = (transitions, {"window": window,
+                                            "valid_ndcg10_by_window": {str(k): v for k, v in valid.items()},
+                                            "train_seconds": round(time.perf_counter() - start, 2)})
     metrics, per_user = {}, {}
     for name, (scorer, info) in scorers.items():
         m = evaluate(scorer, data, "test", full=True, per_user=True)

@@ -132,7 +132,9 @@ def train_step(design: Design) -> dict:
              **{f"baseline_{k}": v for k, v in baseline_per_user.items()})
     comparisons = paired_comparisons({**per_user, **baseline_per_user})
     result = {"models": models, "paired_ndcg10": comparisons, "baselines": baselines,
-              "embedding_init": init[1] or {"method": "random"}, **extras.report()}
+              "embedding_init": init[1] or {"method": "random"},
+              "sequential_neighbours": design.cfg.data.sequential_neighbours, "fanout": data.k,
+              **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
                  for v in models}, design.path("train") / "curves.png")
