@@ -103,3 +103,12 @@ def test_report_says_how_the_training_graphs_were_built(tmp_path):
     train["sequential_neighbours"] = False
     page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
     assert "rated just before it" not in page
+
+
+def test_console_summary_says_whether_the_clock_or_only_the_margin_is_missed():
+    from codesign.report.console_summary import clock_verdict
+    t = {"clock_mhz": 100.0, "margin": 0.125}
+    assert clock_verdict({**t, "meets": True, "slack_ns": 1.6}) == "meets 100 MHz with 12.5% margin"
+    assert clock_verdict({**t, "meets": False, "slack_ns": 1.13}) == \
+        "meets 100 MHz, not the 12.5% margin (slack +1.13 ns)"
+    assert clock_verdict({**t, "meets": False, "slack_ns": -0.2}) == "MISSES 100 MHz"

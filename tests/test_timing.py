@@ -330,3 +330,27 @@ def test_worst_path_per_stage_of_a_cut_core(tmp_path):
     assert max(per_stage.values()) == pytest.approx(t["worst_ns"])
     for modelled, estimated in zip(stage_delays(comb, 5.0, model), per_stage.values()):
         assert 0.5 * modelled < estimated - 0.303 < 1.5 * modelled
+
+
+def test_when_no_cut_meets_the_search_keeps_the_nearest_with_fewer_stages(tmp_path, monkeypatch):
+    """Three runs miss the budget: the kept RTL is the run whose worst path is nearest it, the one
+    with fewer stages on a tie (not simply the last run, which added a stage for nothing)."""
+    import codesign.rtl.closure as closure
+    from codesign.fixedpoint import FixedPointModel
+    from codesign.rtl.trace import trace_checked
+    from tests.random_models import random_model
+    traced = trace_checked(FixedPointModel.from_keras(random_model(model={"interaction": True}, n_nodes=300,
+                                                                   vocab=200, title_length=8)))
+    worst = iter([9.0, 9.4, 9.0])       # ns at a 10 ns clock, 8.75 ns budget: every run misses
+
+    def scripted(build, family, clock_mhz, workdir, net_ns, margin):
+        return {"worst_ns": next(worst), "meets": False, "critical_path": {"stage": 0}, "stage_worst_ns": {}}
+    monkeypatch.setattr(closure, "estimate_build", scripted)
+    build, timing, record = closure.build_for_clock(traced, tmp_path / "cut", "xc7", 100.0, runs=3,
+                                                    log=lambda *_: None)
+    runs = record["runs"]
+    assert [r["worst_ns"] for r in runs] == [9.0, 9.4, 9.0] and not record["met"]
+    assert runs[2]["stages"] > runs[0]["stages"]            # the search added stages
+    assert build["core"]["stages"] == runs[0]["stages"] and timing["worst_ns"] == 9.0
+    assert record["cutoff_ns"] == runs[0]["cutoff_ns"]
+    assert build["latency_cycles"] == top_cycles(runs[0]["stages"])

@@ -38,9 +38,17 @@ def test_default_design_levels_cut_misses_and_clock_driven_cut_meets(tmp_path):
     t = levels["steps"]["rtl"]["timing"]
     assert t["worst_ns_cells_only"] < t["worst_ns"] and t["worst_ns"] > 10.0 and not t["meets"]
     assert levels["latency"]["clock_mhz"] < 100 and levels["latency"]["latency_ns"] > 110
-    # the clock-driven cut meets 100 MHz with the 12.5% margin, by the same estimate
+    # the clock-driven cut meets 100 MHz by the same estimate, with the 12.5% margin unless its
+    # yosys runs were used up first (then it keeps the run nearest the budget, fewer stages on a tie)
     met = run_flow(_default(base, {"synth": False}), ["rtl"], log=lambda *_: None)
     rtl = met["steps"]["rtl"]
-    assert rtl["timing"]["meets"] and rtl["timing"]["worst_ns"] <= 8.75
+    search = rtl["pipelining"]
+    assert rtl["timing"]["slack_ns"] >= 0 and rtl["timing"]["worst_ns"] < t["worst_ns"]
+    if search["met"]:
+        assert rtl["timing"]["meets"] and rtl["timing"]["worst_ns"] <= 8.75
+    else:
+        assert search["stopped"] == "runs used up"
+        nearest = min(search["runs"], key=lambda r: (r["worst_ns"], r["stages"]))
+        assert rtl["core"]["stages"] == nearest["stages"] and rtl["timing"]["worst_ns"] == nearest["worst_ns"]
     assert rtl["latency"]["clock_mhz"] == 100.0 and rtl["latency_ns"] == rtl["latency_cycles"] * 10.0
     assert met["latency"] == rtl["latency"]

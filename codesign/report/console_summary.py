@@ -15,6 +15,16 @@ from codesign.metrics import interval_verdict
 RULE = "=" * 78
 
 
+def clock_verdict(timing: dict) -> str:
+    """``meets 100 MHz with 12.5% margin``, ``meets 100 MHz, not the 12.5% margin`` or ``MISSES 100 MHz``."""
+    clock, margin = f"{timing['clock_mhz']:g} MHz", f"{100 * timing.get('margin', 0):g}% margin"
+    if timing.get("meets"):
+        return f"meets {clock} with {margin}"
+    if timing.get("slack_ns", -1) >= 0:
+        return f"meets {clock}, not the {margin} (slack {timing['slack_ns']:+.2f} ns)"
+    return f"MISSES {clock}"
+
+
 def _num(value, fmt: str = ".4f") -> str:
     return "-" if not isinstance(value, (int, float)) else format(value, fmt)
 
@@ -90,8 +100,7 @@ def _latency(summary: dict) -> list[str]:
     timing = (steps.get("rtl") or {}).get("timing") or {}
     if "worst_ns" in timing:
         lines.append(f"  timing: worst path {timing['worst_ns']:.2f} ns, Fmax ~{timing['fmax_mhz']:.0f} MHz, "
-                     f"{'meets' if timing.get('meets') else 'MISSES'} {timing['clock_mhz']:g} MHz; "
-                     f"{timing.get('label', 'estimate')}")
+                     f"{clock_verdict(timing)}; {timing.get('label', 'estimate')}")
     cpu = [r for r in comparison(steps) if r["kind"] == "CPU" and r["p50_us"] and not r["note"]]
     if cpu:
         best = min(cpu, key=lambda r: r["p50_us"])

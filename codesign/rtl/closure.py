@@ -98,7 +98,8 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     already missed twice: one more), a pass with slack widens the cutoff while the model says that
     saves a stage; once a stage count has missed and a larger one has met, the counts between them
     are bisected (each at the shortest cutoff giving that count), so the cut kept is the fewest
-    stages that met within ``runs`` yosys runs.
+    stages that met within ``runs`` yosys runs; when none met, the run nearest the budget (fewer
+    stages on a tie).
     ``check=False``: the model's cut alone, no yosys run (timing None).
     """
     from codesign.console import log_only, say
@@ -113,12 +114,14 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
     cutoff = top
     tried: list[dict] = []
     best = None            # (cutoff, stages, timing, model): the fewest stages that met
+    closest = None         # the same of the run nearest the budget (fewer stages on a tie)
     misses: dict[int, int] = {}   # stage count -> yosys runs that missed with it
     build = timing = None
     stopped = "runs used up"
     for run in range(runs if check else 1):
         stages = stage_count(comb, cutoff, model)
         build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+        built = (cutoff, model)
         timing = estimate_build(build, family, clock_mhz, out / "timing", net_ns, margin) if check else None
         if timing is None or "skipped" in timing:
             break
@@ -132,6 +135,8 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
         log(f"[rtl] cut every {cutoff:.2f} ns (model{', corrected per stage' if model is not base else ''}): "
             f"{build['core']['stages']} stages, worst path {timing['worst_ns']:.2f} ns, "
             f"{'meets' if timing['meets'] else 'misses'} {budget:.2f} ns")
+        if closest is None or (timing["worst_ns"], stages) < (closest[2]["worst_ns"], closest[1]):
+            closest = (cutoff, stages, timing, model)
         if timing["meets"]:
             if best is None or stages < best[1]:
                 best = (cutoff, stages, timing, model)
@@ -171,9 +176,13 @@ def build_for_clock(traced, out: Path, family: str, clock_mhz: float, net_ns: fl
             if target == stages and (not per_stage or run == runs - 2):
                 target = stages + 1            # the model did not change, or the last run: one more stage
             cutoff = cutoff_for_stages(comb, target, model, shortest, top)
-    if best is not None and tried and not (tried[-1]["meets"] and tried[-1]["stages"] == best[1]):
-        cutoff, _, timing, model = best        # rebuild the best cut that met (same model: same cut)
-        build = build_rtl(traced, out, cut(comb, cutoff, model), period)
+    # keep the fewest stages that met; when none met, the run nearest the budget (the last run
+    # may be no nearer than an earlier one with fewer stages)
+    keep = best if best is not None else closest
+    if keep is not None:
+        cutoff, _, timing, model = keep
+        if (cutoff, model) != built:           # rebuild that cut (same model: same cut)
+            build = build_rtl(traced, out, cut(comb, cutoff, model), period)
     depth = depth_breakdown(traced, base) if traced.op_values else []
     for row in (r for r in depth if r["adds_ns"] > 0):     # detail: the log and rtl.json only
         log_only(f"[rtl]   depth {row['op']} ({row['kind']}): at {row['arrival_ns']:.1f} ns (model), "
