@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -108,7 +109,9 @@ class _Alongside:
         key = _sources_key(sources, top, family)
         if key in self.runs:
             return
-        self.stop_running()        # a re-cut supersedes them: the 2 cores go to the new estimate
+        # a re-cut supersedes them: the 2 cores go to the new estimate, but a superseded run goes on
+        # at the lowest priority (the search may keep an earlier cut; its run is then near done)
+        self.lower_running()
         work = self.workdir / f"run{len(self.runs)}"
         shutil.rmtree(work, ignore_errors=True)
         (work / "src").mkdir(parents=True)
@@ -128,20 +131,32 @@ class _Alongside:
         t.start()
         self.runs[key] = (t, box)
 
-    def stop_running(self) -> None:
-        """Stops the runs still going (their results are dropped; ``take`` then synthesizes anew)."""
-        for key, (t, box) in list(self.runs.items()):
-            proc = box.get("proc")
-            if t.is_alive() and proc is not None and proc.poll() is None:
-                proc.terminate()
-                t.join(30)
-                del self.runs[key]
+    def _running(self, but: str | None = None) -> list[tuple[str, threading.Thread, subprocess.Popen]]:
+        return [(key, t, box["proc"]) for key, (t, box) in self.runs.items()
+                if key != but and t.is_alive() and box.get("proc") is not None and box["proc"].poll() is None]
+
+    def lower_running(self) -> None:
+        """The runs still going continue at the lowest CPU priority."""
+        for _, _, proc in self._running():
+            try:
+                os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
+            except OSError:           # it just ended
+                pass
+
+    def stop_running(self, but: str | None = None) -> None:
+        """Stops the runs still going (except ``but``'s; their results are dropped)."""
+        for key, t, proc in self._running(but):
+            proc.terminate()
+            t.join(30)
+            del self.runs[key]
 
     def take(self, sources: list[str], top: str, family: str) -> tuple[int, Path] | None:
         """The finished run of exactly these sources (waits for it), or None if none was started."""
-        entry = self.runs.get(_sources_key(sources, top, family))
+        key = _sources_key(sources, top, family)
+        entry = self.runs.get(key)
         if entry is None:
             return None
+        self.stop_running(but=key)       # the others are not needed: the cores go to this one
         t, box = entry
         t.join(self.timeout)
         if t.is_alive():
