@@ -61,8 +61,7 @@ def evaluate(model: Union[tf.keras.Model, Scorer], data: RecData, split: str = "
     scorer = model_scorer(model, data) if isinstance(model, tf.keras.Model) else model
     held = data.valid if split == "valid" else data.test
     rows = np.arange(len(held)) if users is None else users
-    items = np.concatenate([held[rows, 1:2], data.negatives[split][rows]], axis=1)
-    s = scorer(np.repeat(held[rows, 0], items.shape[1]), items.ravel()).reshape(items.shape)
+    s = candidate_scores(scorer, data, split, rows)
     user_ndcg = ndcg(s[:, 0], s[:, 1:])
     out = {"ndcg10": float(user_ndcg.mean()), "hr10": float(hit_rate(s[:, 0], s[:, 1:]).mean())}
     if per_user:
@@ -70,6 +69,21 @@ def evaluate(model: Union[tf.keras.Model, Scorer], data: RecData, split: str = "
     if full:
         out["ndcg10_full"] = full_ranking_ndcg(scorer, data, split, rows)
     return out
+
+
+def candidate_items(data: RecData, split: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """(rows, 1 + negatives) item node ids: each row's held-out item, then its sampled negatives."""
+    held = data.valid if split == "valid" else data.test
+    rows = np.arange(len(held)) if rows is None else rows
+    return np.concatenate([held[rows, 1:2], data.negatives[split][rows]], axis=1)
+
+
+def candidate_scores(scorer: Scorer, data: RecData, split: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Scores (rows, 1 + negatives) of ``candidate_items``: column 0 is the held-out item."""
+    held = data.valid if split == "valid" else data.test
+    rows = np.arange(len(held)) if rows is None else rows
+    items = candidate_items(data, split, rows)
+    return scorer(np.repeat(held[rows, 0], items.shape[1]), items.ravel()).reshape(items.shape)
 
 
 def full_ranking_ndcg(scorer: Scorer, data: RecData, split: str, rows: np.ndarray) -> float:
