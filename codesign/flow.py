@@ -552,6 +552,26 @@ def _free_folder(folder: Path, name: str) -> Path:
     return candidate
 
 
+def design_tool_parser(prog: str, doc: str, needs: str):
+    """The argument parser of a ``python -m`` tool over a design folder (``--out``, which must
+    hold ``needs``, e.g. "a current data step"); the tool adds its own options."""
+    import argparse
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help=f"design folder with {needs}")
+    return parser
+
+
+def existing_design(folder: Path, steps: str) -> Design:
+    """The design of an existing design folder, for a tool that reads what ``steps`` made
+    (``ConfigError`` naming the command to run when the folder holds no design)."""
+    from codesign.config import ConfigError, load_config
+    folder = Path(folder)
+    if not (folder / "design.yaml").is_file():
+        raise ConfigError(f"{folder}/design.yaml does not exist: run 'codesign flow --out {folder} "
+                          f"--steps {steps}' first")
+    return Design(folder, load_config(folder / "design.yaml"))
+
+
 def open_design(folder: Path, config: str | Path | None = None, reconfigure: bool = False,
                 command: str = "codesign flow") -> tuple[Design, list[str]]:
     """The design of ``folder`` and the steps to clear before it runs; writes nothing.

@@ -9,15 +9,14 @@ median, min and max of each, and how many seeds put each interval above, around 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from codesign.config import ConfigError, load_config
+from codesign.config import ConfigError
 from codesign.data.dataset import RecData
-from codesign.flow import Design, write_json
+from codesign.flow import Design, design_tool_parser, existing_design, write_json
 from codesign.metrics import interval_verdict
 
 
@@ -70,9 +69,7 @@ def table(runs: list[dict], summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codesign.train.seeds", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="design folder with a current data step")
+    parser = design_tool_parser("python -m codesign.train.seeds", __doc__, "a current data step")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
     args = parser.parse_args(argv)
     try:
@@ -82,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = Path(args.out)
     try:
-        if not (folder / "design.yaml").is_file():
-            raise ConfigError(f"{folder}/design.yaml does not exist: run 'codesign flow --out {folder} "
-                              f"--steps data' first")
-        design = Design(folder, load_config(folder / "design.yaml"))
+        design = existing_design(folder, "data")
         if design.cfg.model_file:
             raise ConfigError("a design of a model of your own (model_file) has no training to repeat")
         from codesign.data.step import load_data

@@ -10,7 +10,6 @@ titles carry a signal the model misses.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -69,18 +68,13 @@ def text_signal(scorer: Scorer, data: RecData) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codesign.train.textsignal", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="design folder with a current train step")
+    from codesign.config import ConfigError
+    from codesign.flow import design_tool_parser, existing_design, write_json
+    parser = design_tool_parser("python -m codesign.train.textsignal", __doc__, "a current train step")
     parser.add_argument("--variant", default="gnn_quant", help="the trained variant to fuse with (default gnn_quant)")
     args = parser.parse_args(argv)
-    from codesign.config import ConfigError, load_config
-    from codesign.flow import Design, write_json
-    folder = Path(args.out)
     try:
-        if not (folder / "design.yaml").is_file():
-            raise ConfigError(f"{folder}/design.yaml does not exist: run 'codesign flow --out {folder}' first")
-        design = Design(folder, load_config(folder / "design.yaml"))
+        design = existing_design(Path(args.out), "data,train")
         from codesign.data.step import load_data
         from codesign.train.evaluate import model_scorer
         from codesign.train.step import load_trained
