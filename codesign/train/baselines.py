@@ -92,10 +92,10 @@ def transition_scorer(data: RecData, window: int) -> Scorer:
 
 def best_transitions(data: RecData) -> tuple[Scorer, int, dict]:
     """Item transitions with the window chosen on the validation split's NDCG@10."""
-    valid = {w: evaluate(transition_scorer(data, w), data, "valid", full=False)["ndcg10"]
-             for w in TRANSITION_WINDOWS}
+    scorers = {w: transition_scorer(data, w) for w in TRANSITION_WINDOWS}
+    valid = {w: evaluate(s, data, "valid", full=False)["ndcg10"] for w, s in scorers.items()}
     window = max(valid, key=valid.get)
-    return transition_scorer(data, window), window, valid
+    return scorers[window], window, valid
 
 
 def _normalized_adjacency(data: RecData) -> tf.SparseTensor:
