@@ -45,6 +45,11 @@ class DataConfig(Section):
                            "rated just before the pair: what a held-out item's graph holds at evaluation "
                            "(the user's last k training items), not the user's newest of all")
     title_length: int = Field(8, ge=1, le=32)
+    title_match: int = Field(
+        0, ge=0, le=64, description="mark each of the candidate's title tokens with how many of the titles "
+                                    "of the user's last n items hold it (0: off): token id + vocabulary "
+                                    "size x level, so the text tower sees the user's recent titles")
+    title_match_levels: int = Field(2, ge=1, le=8, description="marks 0..levels (counts above clip)")
     min_token_count: int = Field(2, ge=1)
     eval_negatives: int = Field(99, ge=1)
     train_negatives: int = Field(8, ge=1, description="sampled negatives per training positive")
@@ -144,7 +149,9 @@ class TrainConfig(Section):
     patience: int = Field(3, ge=1)
     qat_from_float: bool = True
     hybrid_from_gnn: bool = Field(False, description="hybrid_float starts from the trained gnn_float (the "
-                                                     "text tower's rows in the fusion at zero)")
+                                                     "text tower's rows in the fusion at zero), and "
+                                                     "hybrid_quant from gnn_quant with hybrid_float's "
+                                                     "text tower (with qat_from_float)")
     grow_frozen: bool = Field(False, description="with hybrid_from_gnn: the layers taken over unchanged "
                                                  "stay frozen; the text tower and the grown layers train")
     embedding_init: Literal["random", "lightgcn", "bpr_mf"] = Field(

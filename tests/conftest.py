@@ -12,6 +12,8 @@ from codesign.flow import Design, run_flow
 
 TINY = {
     "name": "tiny",
+    # the default design's marked title tokens (a 3x token table), through every level
+    "data": {"title_match": 4},
     "model": {"embedding_dim": 4, "gnn_channels": [4, 4], "token_dim": 4, "text_dim": 4,
               "fusion_units": [8]},
     "train": {"epochs": 1, "qat_epochs": 1, "batch_size": 4096,

@@ -120,3 +120,44 @@ def test_sequential_training_graphs_hold_the_items_rated_just_before(tiny_design
     off = RecData(tiny_design.path("data"), cfg.model_copy(update={"sequential_neighbours": False}))
     newest, _ = off.training_epoch(np.random.default_rng(3), negatives)
     assert not np.array_equal(newest["nodes"][:, 2:2 + data.k], nodes[:, 2:2 + data.k])
+
+
+def test_last_items_are_each_users_newest_training_ratings():
+    from codesign.data.dataset import last_items
+    train = np.array([[1, 10, 5], [1, 11, 3], [2, 20, 1], [1, 12, 9], [2, 21, 2], [2, 22, 2]])
+    assert last_items(train, n_users=3, n=2).tolist() == [[PAD, PAD], [12, 10], [22, 21], [PAD, PAD]]
+
+
+def test_title_counts_count_titles_not_tokens():
+    from codesign.data.dataset import title_counts
+    # item 1 is "a a b", item 2 "b c", item 0 padding; tokens 0 (padding) and 1 (unknown) never count
+    node_tokens = np.array([[0, 0, 0], [2, 2, 3], [3, 4, 1]])
+    counts = title_counts(node_tokens, np.array([[1, 2], [2, 0], [0, 0]]), vocab=5)
+    assert counts.tolist() == [[0, 0, 1, 2, 1], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]]
+
+
+def test_title_match_marks_tokens_against_the_items_rated_before(tiny_design):
+    """Training titles are marked against the n items rated just before the pair, held-out ones
+    against the user's last n training items: token id + vocabulary x min(count, levels)."""
+    from codesign.data.dataset import RecData, last_items, previous_items, title_counts
+    cfg = tiny_design.cfg.data.model_copy(update={"title_match": 4, "title_match_levels": 2})
+    data = RecData(tiny_design.path("data"), cfg)
+    plain = RecData(tiny_design.path("data"), cfg.model_copy(update={"title_match": 0}))
+    vocab = plain.vocab_size
+    assert data.title_vocab == vocab and data.vocab_size == 3 * vocab
+    x, y = data.training_epoch(np.random.default_rng(3), 2)
+    tokens, nodes = x["tokens"], x["nodes"]
+    assert np.array_equal(tokens % vocab, data.node_tokens[nodes[:, 1]])
+    assert tokens.max() >= 2 * vocab                    # some tokens are in two of the last titles
+    row_of = {(u, i): r for r, (u, i) in enumerate(data.train[:, :2].tolist())}
+    counts = title_counts(data.node_tokens, previous_items(data.train, 4), vocab)
+    for r in np.flatnonzero(y == 1)[:300]:
+        row = row_of[(nodes[r, 0], nodes[r, 1])]
+        expected = np.minimum(counts[row, data.node_tokens[nodes[r, 1]]], 2)
+        assert (tokens[r] // vocab).tolist() == expected.tolist()
+    users, items = data.test[:50, 0], data.test[:50, 1]
+    held = data.inputs(users, items)["tokens"]
+    last = title_counts(data.node_tokens, last_items(data.train, data.n_users, 4)[users], vocab)
+    levels = np.minimum(np.take_along_axis(last, data.node_tokens[items], axis=1), 2)
+    assert np.array_equal(held, data.node_tokens[items] + vocab * levels)
+    assert np.array_equal(plain.inputs(users, items)["tokens"], data.node_tokens[items])

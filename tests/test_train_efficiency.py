@@ -177,6 +177,14 @@ def test_flow_summary_has_distill_and_lora(tmp_path):
     assert lora["lora"]["trainable"] < lora["full"]["trainable"] == train["models"]["hybrid_quant"]["params"]
     # the hybrid grew from the GNN-only twin, which trained first and is kept for the experiments
     assert (tmp_path / "train" / "gnn_float.keras").is_file()
+    # hybrid_quant grew from gnn_quant (its GNN kept as it is) with hybrid_float's text tower
+    from codesign.models.modelfile import load_model_file, package_classes
+    saved = {v: load_model_file(tmp_path / "train" / f"{v}.keras", package_classes())
+             for v in ("gnn_quant", "hybrid_quant")}
+    for name in ("node_embedding", "gcn0", "gcn1"):
+        for mine, theirs in zip(saved["hybrid_quant"].get_layer(name).get_weights(),
+                                saved["gnn_quant"].get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
     assert train["models"]["hybrid_quant"]["train_seconds"] > train["models"]["hybrid_quant"]["own_train_seconds"]
     also = {tuple(run["targets"]): run for run in lora["also"]}
     assert ("node_embedding",) in also and not also[("node_embedding",)]["cache_frozen"]

@@ -63,6 +63,32 @@ def previous_items(train: np.ndarray, k: int) -> np.ndarray:
     return previous
 
 
+def last_items(train: np.ndarray, n_users: int, n: int) -> np.ndarray:
+    """(n_users + 1, n) each user's last n training items, newest first (padding 0)."""
+    order = np.lexsort((np.arange(len(train)), train[:, 2], train[:, 0]))
+    users, items = train[order, 0], train[order, 1]
+    ends = np.flatnonzero(np.r_[users[1:] != users[:-1], True])
+    last = np.zeros((n_users + 1, n), dtype=train.dtype)
+    for j in range(n):
+        at = ends - j
+        ok = (at >= 0) & (users[np.maximum(at, 0)] == users[ends])
+        last[users[ends[ok]], j] = items[at[ok]]
+    return last
+
+
+def title_counts(node_tokens: np.ndarray, history: np.ndarray, vocab: int) -> np.ndarray:
+    """(B, vocab) per row of ``history`` (B, n) item nodes, how many of the items' titles hold
+    each token (padding and unknown tokens count 0)."""
+    counts = np.zeros((len(history), vocab), dtype=np.uint8)
+    rows = np.arange(len(history))[:, None]
+    for j in range(history.shape[1]):
+        holds = np.zeros((len(history), vocab), dtype=bool)
+        holds[rows, node_tokens[history[:, j]]] = True
+        counts += holds
+    counts[:, :2] = 0
+    return counts
+
+
 class RecData:
     """Arrays of a prepared design folder plus the ego-graph sampler over the training graph."""
 
@@ -73,27 +99,46 @@ class RecData:
         self.node_tokens = arrays["node_tokens"]
         self.n_users, self.n_items = int(arrays["n_users"]), int(arrays["n_items"])
         self.negatives = {"valid": arrays["valid_negatives"], "test": arrays["test_negatives"]}
-        self.vocab_size = len(json.loads((folder / "vocabulary.json").read_text())) + 2
+        self.title_vocab = len(json.loads((folder / "vocabulary.json").read_text())) + 2
+        # title_match: a token id is marked with its level (0..levels) as id + title_vocab x level
+        self.vocab_size = self.title_vocab * (1 + cfg.title_match_levels if cfg.title_match else 1)
         self.n_nodes = 1 + self.n_users + self.n_items
         self.item_nodes = np.arange(self.n_users + 1, self.n_nodes)
         self.k = cfg.fanout
         # sequential_neighbours: each training row's graph holds the items rated just before it
-        self.previous = previous_items(self.train, self.k) if cfg.sequential_neighbours else None
+        depth = max(self.k if cfg.sequential_neighbours else 0, cfg.title_match)
+        self.previous = previous_items(self.train, depth) if depth else None
+        self.user_titles = (title_counts(self.node_tokens, last_items(self.train, self.n_users, cfg.title_match),
+                                         self.title_vocab) if cfg.title_match else None)
         self.train_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed)
         # evaluation graphs use one fixed neighbour order (same seed every run)
         self.eval_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed + 7)
 
     def inputs(self, users: np.ndarray, items: np.ndarray, table: NeighbourTable | None = None,
-               dynamic: bool = False, user_neighbours: np.ndarray | None = None) -> dict[str, np.ndarray]:
+               dynamic: bool = False, user_neighbours: np.ndarray | None = None,
+               tokens: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Model inputs of (user, item) pairs: ``nodes``, ``tokens`` (and ``adjacency``);
-        ``user_neighbours`` (B, k), when given, fills the user's neighbour slots."""
+        ``user_neighbours`` (B, k), when given, fills the user's neighbour slots; ``tokens``
+        (B, L), when given, replaces the title tokens (else: the items' titles, marked against the
+        users' last training items when ``title_match`` is on)."""
         nodes = ego_graphs(table or self.eval_table, users, items, self.k)
         if user_neighbours is not None:
             nodes[:, 2:2 + self.k] = user_neighbours
-        out = {"nodes": nodes.astype(np.int32), "tokens": self.node_tokens[items]}
+        if tokens is None:
+            tokens = self.title_tokens(items, self.user_titles, users)
+        out = {"nodes": nodes.astype(np.int32), "tokens": tokens.astype(np.int32)}
         if dynamic:
             out["adjacency"] = dynamic_adjacency(nodes, self.k)
         return out
+
+    def title_tokens(self, items: np.ndarray, counts: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """(B, L) the items' title token ids; with ``title_match``, each marked with its level:
+        ``counts[rows]``'s count of the token, clipped to ``title_match_levels``."""
+        tokens = self.node_tokens[items]
+        if counts is None:
+            return tokens
+        level = np.minimum(counts[rows[:, None], tokens], self.cfg.title_match_levels)
+        return tokens + self.title_vocab * level.astype(tokens.dtype)
 
     def training_epoch(self, rng: np.random.Generator, negatives: int,
                        dynamic: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -118,5 +163,12 @@ class RecData:
             bad = bad[seen[users[bad], items[bad]]]
         labels = (~is_neg).astype("float32")
         order = rng.permutation(len(users))
-        before = None if self.previous is None else self.previous.repeat(1 + negatives, axis=0)[order]
-        return self.inputs(users[order], items[order], self.train_table, dynamic, before), labels[order]
+        rows = np.repeat(np.arange(len(self.train)), 1 + negatives)[order]
+        before = self.previous[rows, :self.k] if self.cfg.sequential_neighbours else None
+        tokens = None
+        if self.cfg.title_match:
+            # a training pair's titles are marked against the n items rated just before it
+            counts = title_counts(self.node_tokens, self.previous[:, :self.cfg.title_match], self.title_vocab)
+            tokens = self.title_tokens(items[order], counts, rows)
+        return (self.inputs(users[order], items[order], self.train_table, dynamic, before, tokens),
+                labels[order])

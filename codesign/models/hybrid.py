@@ -129,12 +129,13 @@ def build_model(variant: str, cfg: ModelConfig, shapes: Shapes) -> tf.keras.Mode
     return tf.keras.Model(inputs, score, name=variant)
 
 
-def copy_weights_by_name(source: tf.keras.Model, target: tf.keras.Model) -> int:
-    """Loads ``source``'s weights into same-named layers of ``target``; returns how many layers."""
+def copy_weights_by_name(source: tf.keras.Model, target: tf.keras.Model, only: set[str] | None = None) -> int:
+    """Loads ``source``'s weights into same-named layers of ``target`` (those in ``only``, when
+    given); returns how many layers."""
     copied = 0
     for layer in target.layers:
         weights = layer.get_weights()
-        if weights:
+        if weights and (only is None or layer.name in only):
             layer.set_weights(source.get_layer(layer.name).get_weights())
             copied += 1
     return copied

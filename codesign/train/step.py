@@ -37,9 +37,10 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
         if variant in models:
             return
         kind, quantized = split_variant(variant)
-        grow = kind == "hybrid" and not quantized and tcfg.hybrid_from_gnn
+        grow = kind == "hybrid" and tcfg.hybrid_from_gnn
+        twin = "gnn_quant" if quantized else "gnn_float"
         if grow:
-            train("gnn_float")
+            train(twin)
         seed_everything(tcfg.seed)
         model = build_model(variant, cfg.model, shapes_of(data))
         epochs, lr = tcfg.epochs, tcfg.learning_rate
@@ -52,13 +53,20 @@ def train_variants(design: Design, data: RecData, variants: list[str], prepare=N
             prepare(variant, model)
         if grow:
             # the GNN-only twin plus a text tower (its rows in the fusion start at zero): the
-            # text's gain is measured on the same GNN, and the hybrid converges in a few epochs
-            frozen = start_from_gnn(model, models["gnn_float"], tcfg.grow_frozen)
-            pretrain = runs["gnn_float"]["seconds"]
+            # text's gain is measured on the same GNN, and the hybrid converges in a few epochs.
+            # hybrid_quant grows from gnn_quant, its text tower from hybrid_float's: the GNN is
+            # not quantization-trained a second time, apart from the GNN-only one
+            frozen = start_from_gnn(model, models[twin], tcfg.grow_frozen)
+            pretrain = runs[twin]["total_seconds"]
         if quantized and tcfg.qat_from_float:
             train(f"{kind}_float")
-            copy_weights_by_name(models[f"{kind}_float"], model)
-            pretrain = runs[f"{kind}_float"]["total_seconds"]
+            if grow:
+                text_layers = {layer.name for layer in model.layers} - {layer.name for layer in models[twin].layers}
+                copy_weights_by_name(models[f"{kind}_float"], model, only=text_layers)
+                pretrain += runs[f"{kind}_float"]["seconds"]
+            else:
+                copy_weights_by_name(models[f"{kind}_float"], model)
+                pretrain = runs[f"{kind}_float"]["total_seconds"]
             epochs, lr = tcfg.qat_epochs, tcfg.qat_learning_rate
         run = fit(model, data, epochs=epochs, learning_rate=lr, batch_size=tcfg.batch_size,
                   negatives=cfg.data.train_negatives, patience=tcfg.patience, seed=tcfg.seed,

@@ -24,7 +24,7 @@ WEIGHTS = tuple(np.round(np.arange(0.0, 1.0001, 0.05), 2))
 
 def token_bags(data: RecData, nodes: np.ndarray) -> np.ndarray:
     """Multi-hot (len(nodes), vocab) rows of the nodes' title tokens (padding and unknown left out)."""
-    bags = np.zeros((len(nodes), data.vocab_size), dtype=np.float32)
+    bags = np.zeros((len(nodes), data.title_vocab), dtype=np.float32)
     tokens = data.node_tokens[nodes]
     rows = np.repeat(np.arange(len(nodes)), tokens.shape[1])
     keep = tokens.ravel() > 1
