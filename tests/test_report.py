@@ -100,9 +100,11 @@ def test_report_says_how_the_training_graphs_were_built(tmp_path):
     train = {"models": {"hybrid_quant": model}, "sequential_neighbours": True, "fanout": 2}
     page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
     assert "in the user's 2 neighbour slots, the items the user rated just before it" in page
-    train["sequential_neighbours"] = False
+    assert "title tokens was marked" not in page
+    train.update(sequential_neighbours=False, title_match=8, title_match_levels=2)
     page = render(tmp_path, {"design": "unit", "config": {}, "steps": {"train": train}})
-    assert "rated just before it" not in page
+    assert "in the user's 2 neighbour slots" not in page
+    assert "the titles of the user's last 8 items" in page and "clipped at 2" in page and "3x the vocabulary" in page
 
 
 def test_console_summary_says_whether_the_clock_or_only_the_margin_is_missed():

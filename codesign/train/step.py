@@ -142,6 +142,7 @@ def train_step(design: Design) -> dict:
     result = {"models": models, "paired_ndcg10": comparisons, "baselines": baselines,
               "embedding_init": init[1] or {"method": "random"},
               "sequential_neighbours": design.cfg.data.sequential_neighbours, "fanout": data.k,
+              "title_match": design.cfg.data.title_match, "title_match_levels": design.cfg.data.title_match_levels,
               **extras.report()}
     write_json(design.path("train") / "metrics.json", result)
     plot_curves({v: json.loads((design.path("train") / f"{v}.history.json").read_text())["history"]
