@@ -161,3 +161,21 @@ def test_title_match_marks_tokens_against_the_items_rated_before(tiny_design):
     levels = np.minimum(np.take_along_axis(last, data.node_tokens[items], axis=1), 2)
     assert np.array_equal(held, data.node_tokens[items] + vocab * levels)
     assert np.array_equal(plain.inputs(users, items)["tokens"], data.node_tokens[items])
+
+
+def test_a_view_of_some_training_rows_keeps_their_history(tiny_design):
+    """The LoRA runs train on a view of some training rows: each keeps the items and the title
+    counts of its own history, not those of the row at the same index of the whole split."""
+    from codesign.data.dataset import RecData
+    from codesign.train.adapt import with_positives
+    data = RecData(tiny_design.path("data"), tiny_design.cfg.data.model_copy(update={"title_match": 4}))
+    rows = np.arange(len(data.train))[::3]
+    view = with_positives(data, rows)
+    assert np.array_equal(view.previous, data.previous[rows])
+    assert np.array_equal(view.row_titles, data.row_titles[rows])
+    x, y = view.training_epoch(np.random.default_rng(1), 1)
+    row_of = {(u, i): r for r, (u, i) in enumerate(view.train[:, :2].tolist())}
+    for r in np.flatnonzero(y == 1)[:200]:
+        row = row_of[(x["nodes"][r, 0], x["nodes"][r, 1])]
+        assert np.array_equal(x["tokens"][r], view.title_tokens(x["nodes"][r:r + 1, 1], view.row_titles, np.array([row]))[0])
+        assert x["nodes"][r, 2:2 + view.k].tolist() == view.previous[row, :view.k].tolist()

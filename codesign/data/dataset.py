@@ -108,8 +108,13 @@ class RecData:
         # sequential_neighbours: each training row's graph holds the items rated just before it
         depth = max(self.k if cfg.sequential_neighbours else 0, cfg.title_match)
         self.previous = previous_items(self.train, depth) if depth else None
-        self.user_titles = (title_counts(self.node_tokens, last_items(self.train, self.n_users, cfg.title_match),
-                                         self.title_vocab) if cfg.title_match else None)
+        # title_match: per user (held-out requests) and per training row, the token counts of the
+        # titles of the last n items (56 MB for MovieLens-100K's training rows; once, not per epoch)
+        self.user_titles = self.row_titles = None
+        if cfg.title_match:
+            last = last_items(self.train, self.n_users, cfg.title_match)
+            self.user_titles = title_counts(self.node_tokens, last, self.title_vocab)
+            self.row_titles = title_counts(self.node_tokens, self.previous[:, :cfg.title_match], self.title_vocab)
         self.train_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed)
         # evaluation graphs use one fixed neighbour order (same seed every run)
         self.eval_table = NeighbourTable(self.train, self.n_nodes, cfg.neighbour_order, cfg.seed + 7)
@@ -165,10 +170,7 @@ class RecData:
         order = rng.permutation(len(users))
         rows = np.repeat(np.arange(len(self.train)), 1 + negatives)[order]
         before = self.previous[rows, :self.k] if self.cfg.sequential_neighbours else None
-        tokens = None
-        if self.cfg.title_match:
-            # a training pair's titles are marked against the n items rated just before it
-            counts = title_counts(self.node_tokens, self.previous[:, :self.cfg.title_match], self.title_vocab)
-            tokens = self.title_tokens(items[order], counts, rows)
+        # a training pair's titles are marked against the n items rated just before it
+        tokens = None if self.row_titles is None else self.title_tokens(items[order], self.row_titles, rows)
         return (self.inputs(users[order], items[order], self.train_table, dynamic, before, tokens),
                 labels[order])

@@ -69,8 +69,9 @@ def with_positives(data: RecData, rows: np.ndarray, graph_rows: np.ndarray | Non
     """A view of ``data`` whose training positives are ``rows`` (and graph ``graph_rows``)."""
     view = copy.copy(data)
     view.train = data.train[rows]
-    if data.previous is not None:
-        view.previous = data.previous[rows]
+    for name in ("previous", "row_titles"):    # per training row
+        if getattr(data, name) is not None:
+            setattr(view, name, getattr(data, name)[rows])
     if graph_rows is not None:
         view.train_table = NeighbourTable(data.train[graph_rows], data.n_nodes, data.cfg.neighbour_order,
                                           data.cfg.seed)
