@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.data.dataset import RecData
+from codesign.data.dataset import RecData, title_counts
 from codesign.metrics import interval_verdict, ndcg, paired_difference
 from codesign.train.evaluate import Scorer, candidate_items, candidate_scores
 
@@ -24,12 +24,7 @@ WEIGHTS = tuple(np.round(np.arange(0.0, 1.0001, 0.05), 2))
 
 def token_bags(data: RecData, nodes: np.ndarray) -> np.ndarray:
     """Multi-hot (len(nodes), vocab) rows of the nodes' title tokens (padding and unknown left out)."""
-    bags = np.zeros((len(nodes), data.title_vocab), dtype=np.float32)
-    tokens = data.node_tokens[nodes]
-    rows = np.repeat(np.arange(len(nodes)), tokens.shape[1])
-    keep = tokens.ravel() > 1
-    bags[rows[keep], tokens.ravel()[keep]] = 1.0
-    return bags
+    return title_counts(data.node_tokens, nodes[:, None], data.title_vocab).astype(np.float32)
 
 
 def overlap_scores(data: RecData, split: str) -> np.ndarray:
